@@ -1,0 +1,1 @@
+"""The ``spotcheck`` command line: a thin click shell over the services."""

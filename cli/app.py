@@ -1,0 +1,85 @@
+"""The click context object: configuration, built lazily so ``--help`` never opens a database."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import click
+import structlog
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+
+from credit.db import make_engine, make_sessionmaker
+from credit.errors import SpotcheckError
+
+log = structlog.get_logger()
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class App:
+    """Settings from the root group, and the engine made from them on first use."""
+
+    database_url: str
+    _engine: Engine | None = field(default=None, repr=False)
+    _sessions: sessionmaker | None = field(default=None, repr=False)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.database_url)
+        return self._engine
+
+    @property
+    def sessions(self) -> sessionmaker:
+        """Session factory; commands use ``with app.sessions.begin() as session``."""
+        if self._sessions is None:
+            self._sessions = make_sessionmaker(self.engine)
+        return self._sessions
+
+    def session(self, *, at_head: bool = True) -> Any:
+        """One transaction for a command, after checking the schema is at head."""
+        if at_head:
+            from cli.schema import require_head
+
+            require_head(self.engine)
+        return self.sessions.begin()
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+@contextmanager
+def summary(command: str, **fields: Any) -> Iterator[dict[str, Any]]:
+    """Time a command and emit its one summary event; callers add counts to the dict."""
+    started = time.perf_counter()
+    facts: dict[str, Any] = dict(fields)
+    with structlog.contextvars.bound_contextvars(command=command):
+        try:
+            yield facts
+        except BaseException as exc:
+            log.error("command_failed", seconds=round(time.perf_counter() - started, 3), error=str(exc) or type(exc).__name__, **facts)
+            raise
+        log.info("command_finished", seconds=round(time.perf_counter() - started, 3), **facts)
+
+
+def domain_errors(func: F) -> F:
+    """Turn domain errors into click errors (exit 1) so users never see a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SpotcheckError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper  # type: ignore[return-value]

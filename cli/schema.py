@@ -1,0 +1,31 @@
+"""Schema version checks: commands refuse to run on a database that is not at head."""
+
+from __future__ import annotations
+
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+from credit.errors import SchemaNotAtHead
+from migrations import alembic_config
+
+
+def head_revision() -> str:
+    """The newest migration shipped with this code."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None for an empty database."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def require_head(engine: Engine) -> None:
+    """Raise ``SchemaNotAtHead`` unless the database is at the shipped head."""
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        where = "has no schema yet" if current is None else f"is at revision {current}, this spotcheck needs {head}"
+        raise SchemaNotAtHead(f"the database {where}: run `spotcheck db upgrade`")

@@ -1,0 +1,1 @@
+"""Credit side of spotcheck: the directories of enterprises and their credit records."""

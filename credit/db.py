@@ -1,0 +1,66 @@
+"""Declarative base, naming convention, engines and sessions shared by every model."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, sessionmaker
+
+# Every constraint gets a predictable name, so SQLite batch migrations can drop and
+# recreate them (alembic docs, naming.rst).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+DEFAULT_DATABASE_URL = "sqlite:///spotcheck.db"
+
+
+class Base(DeclarativeBase):
+    """Base of every ORM class; enums are stored by value, not by name."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # 64-bit ids on PostgreSQL; on SQLite only "INTEGER PRIMARY KEY" is the auto-numbered rowid.
+    type_annotation_map: dict[Any, Any] = {
+        int: BigInteger().with_variant(Integer(), "sqlite"),
+        dt.datetime: DateTime(timezone=True),
+    }
+
+
+def utcnow() -> dt.datetime:
+    """Timezone-aware now, for audit columns."""
+    return dt.datetime.now(dt.UTC)
+
+
+def enum_values(enum_cls: type[enum.Enum]) -> list[str]:
+    """Values stored in the database for an enum column."""
+    return [str(member.value) for member in enum_cls]
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Foreign keys are off by default in SQLite; WAL lets readers work during an import.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine for a SQLAlchemy URL; SQLite gets foreign keys and WAL."""
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_on_connect)
+    return engine
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker:
+    """A session factory bound to ``engine``; callers own each session's lifecycle."""
+    return sessionmaker(bind=engine, expire_on_commit=False)

@@ -1,0 +1,150 @@
+"""Parsers for one import cell each: return the typed value or raise ``ValueError(reason)``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from stdnum.cn import uscc as stdnum_uscc
+from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
+
+from credit.labels import Labeled
+from credit.tabular import Cell, Formula, unneutralise
+
+E = TypeVar("E", bound=Labeled)
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d", "%Y年%m月%d日")
+_TRUE = {"是", "true", "yes", "y", "1", "√"}
+_FALSE = {"否", "false", "no", "n", "0", ""}
+# GB/T 4754: a section letter, optionally followed by 2, 3 or 4 digits (division, group, class).
+_INDUSTRY = re.compile(r"[A-T](\d{2}(\d{1,2})?)?")
+_DISTRICT = re.compile(r"\d{6}")
+LIST_SEPARATORS = re.compile(r"[;；]")
+
+
+def text(cell: Cell) -> str:
+    """The cell as stripped text; formula cells are refused."""
+    if isinstance(cell, Formula):
+        raise ValueError(f"formula cells are not accepted ({cell[:40]}); paste the values instead")
+    if cell is None:
+        return ""
+    if isinstance(cell, float) and cell.is_integer():
+        cell = int(cell)
+    if isinstance(cell, dt.datetime):
+        return cell.date().isoformat()
+    if isinstance(cell, dt.date):
+        return cell.isoformat()
+    return unneutralise(str(cell).strip())
+
+
+def bounded(max_length: int) -> Callable[[Cell], str]:
+    """Text of at most ``max_length`` characters."""
+
+    def parse(cell: Cell) -> str:
+        value = text(cell)
+        if len(value) > max_length:
+            raise ValueError(f"longer than {max_length} characters ({len(value)})")
+        return value
+
+    return parse
+
+
+def date(cell: Cell) -> dt.date:
+    """A date from a spreadsheet date cell or text such as 2024-03-01, 2024/3/1, 20240301, 2024年3月1日."""
+    if isinstance(cell, dt.datetime):
+        return cell.date()
+    if isinstance(cell, dt.date):
+        return cell
+    value = text(cell)
+    for fmt in _DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(f"unparseable date {value!r}; use YYYY-MM-DD")
+
+
+def past_date(today: dt.date) -> Callable[[Cell], dt.date]:
+    """A date that is not after ``today``."""
+
+    def parse(cell: Cell) -> dt.date:
+        value = date(cell)
+        if value > today:
+            raise ValueError(f"date {value.isoformat()} is in the future")
+        return value
+
+    return parse
+
+
+def boolean(cell: Cell) -> bool:
+    """是/否, true/false, yes/no, 1/0; blank is no."""
+    if isinstance(cell, bool):
+        return cell
+    value = text(cell).casefold()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"not a yes/no value: {value!r}; use 是 or 否")
+
+
+def labeled(enum_cls: type[E]) -> Callable[[Cell], E]:
+    """A member of ``enum_cls`` from its code or Chinese label."""
+
+    def parse(cell: Cell) -> E:
+        return enum_cls.parse(text(cell))
+
+    return parse
+
+
+def split_list(cell: Cell) -> list[str]:
+    """``;``-separated values (full-width ``；`` too), blanks dropped, order kept, duplicates removed."""
+    return list(dict.fromkeys(t.strip() for t in LIST_SEPARATORS.split(text(cell)) if t.strip()))
+
+
+def uscc(cell: Cell) -> str:
+    """A 统一社会信用代码 validated with ``stdnum.cn.uscc`` (GB 32100-2015 check character)."""
+    value = text(cell)
+    try:
+        return stdnum_uscc.validate(value)
+    except InvalidChecksum:
+        compact = stdnum_uscc.compact(value)
+        expected = stdnum_uscc.calc_check_digit(compact)
+        raise ValueError(f"bad USCC check character in {value!r}: expected {expected}, found {compact[-1]}") from None
+    except InvalidLength:
+        raise ValueError(f"USCC {value!r} must have 18 characters") from None
+    except (InvalidFormat, InvalidComponent):
+        raise ValueError(f"USCC {value!r} is malformed (digits and letters except I, O, Z, S, V)") from None
+
+
+def district_code(cell: Cell) -> str:
+    """A six-digit GB/T 2260 code (existence is checked against the districts table)."""
+    value = text(cell)
+    if not _DISTRICT.fullmatch(value):
+        raise ValueError(f"district code {value!r} must be 6 digits (GB/T 2260)")
+    return value
+
+
+def industry_code(cell: Cell) -> str:
+    """A GB/T 4754 code: section letter plus up to four digits, e.g. F5211."""
+    value = text(cell).upper()
+    if not _INDUSTRY.fullmatch(value):
+        raise ValueError(f"industry code {value!r} is not GB/T 4754 (a letter A-T and 2-4 digits, e.g. F5211)")
+    return value
+
+
+def industry_prefixes(cell: Cell) -> list[str]:
+    """A list of GB/T 4754 prefixes (``C13;F52``); blank means every industry."""
+    return [industry_code(v) for v in split_list(cell)]
+
+
+def optional(parse: Callable[[Cell], Any]) -> Callable[[Cell], Any]:
+    """``None`` for a blank cell, else ``parse(cell)``."""
+
+    def wrapper(cell: Cell) -> Any:
+        if cell is None or (isinstance(cell, str) and not cell.strip()):
+            return None
+        return parse(cell)
+
+    return wrapper

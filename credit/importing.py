@@ -1,0 +1,246 @@
+"""The streaming import loop shared by every directory: read, parse, check, write in batches."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import structlog
+from sqlalchemy.orm import Session
+
+from credit.errors import ImportFileError, SpotcheckError
+from credit.models import ImportRun
+from credit.tabular import Cell, open_table
+
+log = structlog.get_logger()
+PROGRESS_EVERY_S = 2.0
+# Rejections kept in memory for the report; every one still goes to the rejects file.
+MAX_REPORTED = 1000
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a directory file: English header, Chinese header, parser."""
+
+    name: str
+    label: str
+    parse: Callable[[Cell], Any]
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def title(self) -> str:
+        return f"{self.name} ({self.label})"
+
+
+@dataclass
+class Row:
+    """A parsed row: its spreadsheet row number, typed values and the raw cells."""
+
+    number: int
+    values: dict[str, Any]
+    cells: list[Cell]
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why one row was refused: (column, reason) pairs; column is "" for the row as a whole."""
+
+    file: str
+    row: int
+    problems: tuple[tuple[str, str], ...]
+    cells: tuple[Cell, ...] = ()
+
+    def lines(self) -> list[str]:
+        return [f"{self.file}: row {self.row}: {col + ': ' if col else ''}{reason}" for col, reason in self.problems]
+
+
+@dataclass
+class ImportReport:
+    """What an import did or would have done."""
+
+    kind: str
+    file: str
+    encoding: str | None = None
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    import_id: int | None = None
+    seconds: float = 0.0
+
+    def counts(self) -> dict[str, int]:
+        return {"inserted": self.inserted, "updated": self.updated, "unchanged": self.unchanged, "rejected": self.rejected}
+
+
+class ImportRejected(SpotcheckError):
+    """Rows were refused and --skip-invalid was not given: nothing is written."""
+
+    def __init__(self, report: ImportReport) -> None:
+        self.report = report
+        super().__init__(
+            f"{report.file}: {report.rejected} row(s) rejected; nothing was written "
+            "(fix them, or use --skip-invalid --rejects FILE to load the valid rows)"
+        )
+
+
+class Directory:
+    """One kind of directory file. Subclasses declare columns and how a batch is written."""
+
+    kind: ClassVar[str]
+    batch_size: ClassVar[int] = 2000
+
+    def __init__(self, session: Session, run: ImportRun | None, today: dt.date) -> None:
+        self.session = session
+        self.run = run
+        self.today = today
+        self.counts = {"inserted": 0, "updated": 0, "unchanged": 0}
+
+    def columns(self) -> Sequence[Column]:
+        raise NotImplementedError
+
+    def check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
+        """Cross-column and lookup checks of one parsed row; may complete ``values``."""
+        return []
+
+    def write(self, batch: list[Row]) -> list[tuple[Row, str, str]]:
+        """Upsert a batch, counting into ``self.counts``; return (row, column, reason) refusals."""
+        raise NotImplementedError
+
+    @classmethod
+    def export_header(cls, columns: Sequence[Column], english: bool) -> list[str]:
+        return [c.name if english else c.label for c in columns]
+
+    def export_rows(self) -> Iterator[list[Cell]]:
+        """Every row of the directory in the import format, in key order."""
+        raise NotImplementedError
+
+
+def _header_key(text: str) -> str:
+    return text.strip().lstrip("\ufeff").strip().casefold().replace(" ", "_")
+
+
+def map_header(file: str, header: list[str], columns: Sequence[Column]) -> tuple[dict[str, int], list[str]]:
+    """Column name → position, accepting English or Chinese headers; unknown headers are returned."""
+    names: dict[str, Column] = {}
+    for col in columns:
+        for alias in (col.name, col.label, *col.aliases):
+            names[_header_key(alias)] = col
+    positions: dict[str, int] = {}
+    ignored: list[str] = []
+    for index, title in enumerate(header):
+        col = names.get(_header_key(title))
+        if col is None:
+            if title.strip():
+                ignored.append(title)
+            continue
+        if col.name in positions:
+            raise ImportFileError(f"{file}: column {col.title} appears twice in the header")
+        positions[col.name] = index
+    missing = [c.title for c in columns if c.required and c.name not in positions]
+    if missing:
+        raise ImportFileError(f"{file}: missing required column(s): {', '.join(missing)}")
+    return positions, ignored
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def run_import(
+    session: Session,
+    directory_cls: type[Directory],
+    path: Path,
+    *,
+    sheet: str | None = None,
+    skip_invalid: bool = False,
+    today: dt.date | None = None,
+    on_reject: Callable[[Rejection], None] | None = None,
+) -> ImportReport:
+    """Import ``path`` as ``directory_cls`` in the caller's transaction.
+
+    Raises ``ImportRejected`` (so the caller rolls back) when a row is refused and
+    ``skip_invalid`` is false; ``on_reject`` sees every refusal either way.
+    """
+    started = time.perf_counter()
+    today = today or dt.date.today()
+    file = path.name
+    table = open_table(path, sheet)
+    report = ImportReport(kind=directory_cls.kind, file=file, encoding=table.encoding)
+    run = ImportRun(kind=directory_cls.kind, file_name=file, file_sha256=sha256_file(path))
+    session.add(run)
+    session.flush()
+    report.import_id = run.id
+    directory = directory_cls(session, run, today)
+    columns = directory.columns()
+    positions, report.ignored_columns = map_header(file, table.header, columns)
+    if report.ignored_columns:
+        log.warning("columns_ignored", file=file, columns=report.ignored_columns)
+    plan = [(c, positions.get(c.name)) for c in columns]
+
+    def reject(number: int, problems: list[tuple[str, str]], cells: Sequence[Cell]) -> None:
+        rejection = Rejection(file, number, tuple(problems), tuple(cells))
+        report.rejected += 1
+        if len(report.rejections) < MAX_REPORTED:
+            report.rejections.append(rejection)
+        if on_reject is not None:
+            on_reject(rejection)
+
+    def flush(batch: list[Row]) -> None:
+        refused: dict[int, tuple[Row, list[tuple[str, str]]]] = {}
+        for row, column, reason in directory.write(batch):
+            refused.setdefault(row.number, (row, []))[1].append((column, reason))
+        for row, problems in refused.values():
+            reject(row.number, problems, row.cells)
+
+    batch: list[Row] = []
+    seen = 0
+    last_progress = started
+    for number, cells in table.rows:
+        seen += 1
+        values: dict[str, Any] = {}
+        problems: list[tuple[str, str]] = []
+        for col, pos in plan:
+            cell = cells[pos] if pos is not None and pos < len(cells) else None
+            if cell is None or (isinstance(cell, str) and not cell.strip()):
+                if col.required:
+                    problems.append((col.name, "missing required value"))
+                    continue
+            try:
+                values[col.name] = col.parse(cell)
+            except ValueError as exc:
+                problems.append((col.name, str(exc)))
+        if not problems:
+            problems = directory.check(values)
+        if problems:
+            reject(number, problems, cells)
+            continue
+        batch.append(Row(number, values, cells))
+        if len(batch) >= directory.batch_size:
+            flush(batch)
+            batch = []
+            now = time.perf_counter()
+            if now - last_progress >= PROGRESS_EVERY_S:
+                last_progress = now
+                log.info("import_progress", kind=directory_cls.kind, rows=seen, rows_per_s=round(seen / (now - started)))
+    if batch:
+        flush(batch)
+    if seen == 0:
+        raise ImportFileError(f"{file}: the file has a header but no data rows")
+    report.inserted, report.updated, report.unchanged = (directory.counts[k] for k in ("inserted", "updated", "unchanged"))
+    run.inserted, run.updated, run.unchanged, run.rejected = report.inserted, report.updated, report.unchanged, report.rejected
+    report.seconds = time.perf_counter() - started
+    if report.rejected and not skip_invalid:
+        raise ImportRejected(report)
+    return report

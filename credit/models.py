@@ -1,0 +1,101 @@
+"""ORM classes of the credit side: districts, departments, enterprises, credit records, imports."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from credit.db import Base, utcnow
+from credit.enums import AbnormalGround, EnterpriseStatus, EntityType, RecordKind, Sector, Severity
+from credit.labels import enum_type
+
+
+class District(Base):
+    """A GB/T 2260 administrative division (行政区划)."""
+
+    __tablename__ = "districts"
+
+    code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+
+
+class Department(Base):
+    """A regulating department (部门) that owns items and inspectors."""
+
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+
+
+class ImportRun(Base):
+    """One committed directory import: what file, what it changed. Rows point back here."""
+
+    __tablename__ = "imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    file_name: Mapped[str] = mapped_column(String(512))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    inserted: Mapped[int] = mapped_column(default=0)
+    updated: Mapped[int] = mapped_column(default=0)
+    unchanged: Mapped[int] = mapped_column(default=0)
+    rejected: Mapped[int] = mapped_column(default=0)
+
+
+class Enterprise(Base):
+    """An entry of the 检查对象名录库, keyed by its USCC."""
+
+    __tablename__ = "enterprises"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uscc: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(256))
+    entity_type: Mapped[EntityType] = mapped_column(enum_type(EntityType))
+    legal_rep: Mapped[str | None] = mapped_column(String(64))
+    registered_on: Mapped[dt.date]
+    status: Mapped[EnterpriseStatus] = mapped_column(enum_type(EnterpriseStatus))
+    district_code: Mapped[str] = mapped_column(ForeignKey("districts.code"), index=True)
+    station: Mapped[str | None] = mapped_column(String(128))
+    industry_code: Mapped[str] = mapped_column(String(5))
+    address: Mapped[str | None] = mapped_column(String(512))
+    new_economy_since: Mapped[dt.date | None]
+    key_supervision: Mapped[bool] = mapped_column(default=False)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"))
+
+
+class CreditRecord(Base):
+    """A credit record (信用记录). Append-only: a correction is a new row that supersedes the old."""
+
+    __tablename__ = "credit_records"
+    __table_args__ = (
+        CheckConstraint("effective_until IS NULL OR effective_until >= occurred_on", name="effective_after_occurred"),
+        CheckConstraint("kind != 'penalty' OR (severity IS NOT NULL AND sector IS NOT NULL)", name="penalty_details"),
+        CheckConstraint("kind != 'abnormal_in' OR ground IS NOT NULL", name="abnormal_ground"),
+        CheckConstraint("kind != 'complaint' OR substantiated IS NOT NULL", name="complaint_substantiated"),
+        CheckConstraint("kind != 'spot_check' OR result_codes IS NOT NULL", name="spot_check_codes"),
+        Index("ix_credit_records_key_hash", "key_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    kind: Mapped[RecordKind] = mapped_column(enum_type(RecordKind))
+    severity: Mapped[Severity | None] = mapped_column(enum_type(Severity))
+    sector: Mapped[Sector | None] = mapped_column(enum_type(Sector))
+    ground: Mapped[AbnormalGround | None] = mapped_column(enum_type(AbnormalGround))
+    substantiated: Mapped[bool | None]
+    result_codes: Mapped[str | None] = mapped_column(String(64))
+    occurred_on: Mapped[dt.date]
+    department: Mapped[str] = mapped_column(String(128))
+    document_no: Mapped[str | None] = mapped_column(String(128))
+    effective_until: Mapped[dt.date | None]
+    # Identity of the record: (enterprise, kind, document_no) when it has a document number,
+    # otherwise its whole content. A 64-bit digest for the index; hits are confirmed field by field.
+    key_hash: Mapped[int]
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("credit_records.id"), index=True)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"))
+    source_row: Mapped[int | None]

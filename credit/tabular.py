@@ -1,0 +1,264 @@
+"""Streaming reads and writes of CSV and XLSX tables, with encoding detection and formula safety."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from credit.errors import ExportError, ImportFileError
+
+SUFFIXES = (".csv", ".xlsx")
+# openpyxl's write limit; larger exports must go to CSV.
+XLSX_MAX_ROWS = 1_048_576
+_CHUNK = 1 << 20
+# Cells starting with these are run as formulas by spreadsheet programs (CSV injection).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+
+class Formula(str):
+    """The text of a spreadsheet formula cell; imports refuse it rather than trust a cached value."""
+
+
+Cell = str | dt.date | dt.datetime | int | float | bool | None
+
+
+@dataclass(frozen=True)
+class Table:
+    """An open table: its header and a one-pass iterator of (row number, cells)."""
+
+    header: list[str]
+    rows: Iterator[tuple[int, list[Cell]]]
+    encoding: str | None = None
+
+
+def table_format(path: Path) -> str:
+    """``csv`` or ``xlsx`` from the file name; ``ValueError`` for anything else."""
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ValueError(f"{path.name}: unsupported file type {suffix or '(none)'}; use .csv or .xlsx")
+    return suffix[1:]
+
+
+def detect_encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM) or GB18030, decided by a strict streaming pass over the file."""
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if head.startswith(codecs.BOM_UTF8):
+        encoding = "utf-8-sig"
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise ImportFileError(f"{path.name}: UTF-16 files are not supported; save the file as CSV UTF-8")
+    else:
+        encoding = "utf-8"
+    if _decodes(path, encoding):
+        return encoding
+    if encoding == "utf-8" and _decodes(path, "gb18030"):
+        return "gb18030"
+    raise ImportFileError(f"{path.name}: the file is neither UTF-8 nor GB18030 text; save it as CSV UTF-8")
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                if b"\x00" in chunk:
+                    return False
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def open_table(path: Path, sheet: str | None = None) -> Table:
+    """Open a CSV or XLSX file for streaming; file-level problems raise ``ImportFileError``."""
+    if not path.is_file():
+        raise ImportFileError(f"{path}: no such file")
+    fmt = table_format(path)
+    if fmt == "csv":
+        if sheet is not None:
+            raise ImportFileError(f"{path.name}: --sheet applies only to .xlsx files")
+        return _open_csv(path)
+    return _open_xlsx(path, sheet)
+
+
+def _non_blank(rows: Iterable[tuple[int, list[Cell]]]) -> Iterator[tuple[int, list[Cell]]]:
+    for number, cells in rows:
+        if any(c is not None and (not isinstance(c, str) or c.strip()) for c in cells):
+            yield number, cells
+
+
+def _open_csv(path: Path) -> Table:
+    encoding = detect_encoding(path)
+    fh = path.open("r", encoding=encoding, newline="")
+    reader = csv.reader(fh)
+    try:
+        header = next(reader)
+    except StopIteration:
+        fh.close()
+        raise ImportFileError(f"{path.name}: the file is empty") from None
+    except csv.Error as exc:
+        fh.close()
+        raise ImportFileError(f"{path.name}: not a readable CSV file ({exc})") from None
+
+    def rows() -> Iterator[tuple[int, list[Cell]]]:
+        # Row numbers as a spreadsheet shows them: the header is row 1.
+        try:
+            for number, cells in enumerate(reader, start=2):
+                yield number, list(cells)
+        except csv.Error as exc:
+            raise ImportFileError(f"{path.name}: row {reader.line_num}: not readable CSV ({exc})") from None
+        finally:
+            fh.close()
+
+    return Table(header=[h.strip() for h in header], rows=_non_blank(rows()), encoding=encoding)
+
+
+def _open_xlsx(path: Path, sheet: str | None) -> Table:
+    import openpyxl
+
+    try:
+        # data_only=False so a formula shows as its text and is rejected, never silently evaluated.
+        book = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise ImportFileError(f"{path.name}: not a readable .xlsx workbook ({type(exc).__name__})") from None
+    try:
+        worksheet = book[sheet] if sheet is not None else book.worksheets[0]
+    except KeyError:
+        names = ", ".join(book.sheetnames)
+        book.close()
+        raise ImportFileError(f"{path.name}: no sheet named {sheet!r}; the sheets are: {names}") from None
+    it = worksheet.iter_rows()
+    header_row = [_cell_value(c) for c in next(it, ())]
+    if all(c is None for c in header_row):
+        book.close()
+        raise ImportFileError(f"{path.name}: sheet {worksheet.title!r} is empty")
+    header = ["" if c is None else str(c).strip() for c in header_row]
+
+    def rows() -> Iterator[tuple[int, list[Cell]]]:
+        try:
+            for number, cells in enumerate(it, start=2):
+                yield number, [_cell_value(c) for c in cells]
+        finally:
+            book.close()
+
+    return Table(header=header, rows=_non_blank(rows()))
+
+
+def _cell_value(cell: Any) -> Cell:
+    value = getattr(cell, "value", None)
+    if getattr(cell, "data_type", None) == "f" and isinstance(value, str):
+        return Formula(value)
+    return value
+
+
+def neutralise(value: str) -> str:
+    """Prefix a text cell a spreadsheet would run as a formula with an apostrophe."""
+    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
+
+
+def unneutralise(value: str) -> str:
+    """Undo ``neutralise`` so an exported file imports back unchanged."""
+    if len(value) > 1 and value[0] == "'" and value[1:].startswith(FORMULA_TRIGGERS):
+        return value[1:]
+    return value
+
+
+def write_table(path: Path, header: Sequence[str], rows: Iterable[Sequence[Cell]], sheet_title: str = "Sheet1") -> int:
+    """Write a CSV (UTF-8 with BOM, for Excel) or XLSX file, streaming; returns the row count."""
+    fmt = table_format(path)
+    count = 0
+    if fmt == "csv":
+        with path.open("w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(header)
+            for row in rows:
+                writer.writerow(["" if v is None else neutralise(v) if isinstance(v, str) else _text(v) for v in row])
+                count += 1
+        return count
+    import openpyxl
+    from openpyxl.cell import WriteOnlyCell
+
+    book = openpyxl.Workbook(write_only=True)
+    ws = book.create_sheet(sheet_title)
+    ws.append(list(header))
+    for row in rows:
+        count += 1
+        if count + 1 > XLSX_MAX_ROWS:
+            raise ExportError(f"{path.name}: more than {XLSX_MAX_ROWS - 1} rows do not fit in .xlsx; export to .csv")
+        cells = []
+        for value in row:
+            cell = WriteOnlyCell(ws, value=value)
+            if isinstance(value, str):
+                # openpyxl would turn a leading "=" into a formula; force a text cell instead.
+                cell.data_type = "s"
+            elif isinstance(value, dt.date):
+                cell.number_format = "yyyy-mm-dd"
+            cells.append(cell)
+        ws.append(cells)
+    book.save(path)
+    return count
+
+
+def _text(value: Cell) -> str:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+class RejectWriter:
+    """Streams rejected rows, with row number, columns and reasons, to a .csv or .xlsx file."""
+
+    HEADER = ("行号(row)", "列(column)", "原因(reason)")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.format = table_format(path)
+        self._rows: list[list[Cell]] = []
+        self._writer: Any = None
+        self._fh: Any = None
+        self._width = 0
+
+    def write(self, rejection: Any) -> None:
+        """Append one rejection (``credit.importing.Rejection``)."""
+        columns = "; ".join(col for col, _ in rejection.problems if col)
+        reasons = "; ".join(reason for _, reason in rejection.problems)
+        self._rows.append([rejection.row, columns, reasons, *rejection.cells])
+        if len(self._rows) >= 1000:
+            self._drain()
+
+    def _drain(self) -> None:
+        if self.format == "csv":
+            if self._fh is None:
+                self._fh = self.path.open("w", encoding="utf-8-sig", newline="")
+                self._writer = csv.writer(self._fh)
+                self._writer.writerow(self.HEADER)
+            for row in self._rows:
+                self._writer.writerow(["" if v is None else neutralise(v) if isinstance(v, str) else _text(v) for v in row])
+            self._rows.clear()
+
+    def close(self) -> None:
+        """Finish the file; an empty rejects file still gets its header."""
+        if self.format == "csv":
+            self._drain()
+            if self._fh is None:
+                self._drain_header_only()
+            else:
+                self._fh.close()
+            return
+        write_table(self.path, self.HEADER, self._rows, sheet_title="rejects")
+
+    def _drain_header_only(self) -> None:
+        with self.path.open("w", encoding="utf-8-sig", newline="") as fh:
+            csv.writer(fh).writerow(self.HEADER)

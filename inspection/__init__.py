@@ -1,0 +1,1 @@
+"""Inspection side of spotcheck: inspectors, the spot-check item list, tasks and visits."""

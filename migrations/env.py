@@ -1,0 +1,57 @@
+"""Alembic environment: a connection passed in by the caller wins, else the configured URL."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection, pool
+
+import credit.models  # noqa: F401  (registers the tables)
+import inspection.models  # noqa: F401
+from credit.db import DEFAULT_DATABASE_URL, Base, make_engine
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _configure(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        # Batch mode only changes anything on SQLite, where ALTER TABLE is limited.
+        render_as_batch=True,
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_offline() -> None:
+    """Emit SQL for ``--sql`` runs without a database."""
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url") or DEFAULT_DATABASE_URL,
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=True,
+        dialect_opts={"paramstyle": "named"},
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    """Migrate over the caller's connection, or over a fresh NullPool engine."""
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _configure(connection)
+        return
+    engine = make_engine(config.get_main_option("sqlalchemy.url") or DEFAULT_DATABASE_URL, poolclass=pool.NullPool)
+    with engine.connect() as conn:
+        _configure(conn)
+        conn.commit()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()
