@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
+
+from credit.labels import Labeled
 
 # Every constraint gets a predictable name, so SQLite batch migrations can drop and
 # recreate them (alembic docs, naming.rst).
@@ -38,11 +40,6 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def enum_values(enum_cls: type[enum.Enum]) -> list[str]:
-    """Values stored in the database for an enum column."""
-    return [str(member.value) for member in enum_cls]
-
-
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # Foreign keys are off by default in SQLite; WAL lets readers work during an import.
     cursor = dbapi_connection.cursor()
@@ -64,3 +61,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 def make_sessionmaker(engine: Engine) -> sessionmaker:
     """A session factory bound to ``engine``; callers own each session's lifecycle."""
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def enum_type(enum_cls: type[Labeled]) -> sa.Enum:
+    """A portable column type for ``enum_cls``: a VARCHAR with a named CHECK constraint."""
+    return sa.Enum(
+        enum_cls,
+        name=enum_cls.__name__.lower(),
+        native_enum=False,
+        create_constraint=True,
+        # Room to grow: a new member must not need a column change.
+        length=32,
+        values_callable=lambda cls: [m.value for m in cls],
+        validate_strings=True,
+    )

@@ -272,7 +272,7 @@ class Records(Directory):
     def write(self, batch: list[Row]) -> Refusals:
         refused: Refusals = []
         usccs = {r.values["uscc"] for r in batch}
-        ids = dict(self.session.execute(select(Enterprise.uscc, Enterprise.id).where(Enterprise.uscc.in_(usccs))).tuples())
+        ids = dict(self.session.execute(select(Enterprise.uscc, Enterprise.id).where(Enterprise.uscc.in_(usccs))).tuples().all())
         keyed: list[tuple[Row, int, tuple[Any, ...], int]] = []
         for row in batch:
             eid = ids.get(row.values["uscc"])

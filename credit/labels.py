@@ -5,8 +5,6 @@ from __future__ import annotations
 import enum
 from typing import Self
 
-import sqlalchemy as sa
-
 
 class Labeled(enum.StrEnum):
     """A string enum stored by its English code and shown by its first Chinese label.
@@ -51,17 +49,3 @@ class Labeled(enum.StrEnum):
             accepted = "/".join(m.label for m in cls)
             raise ValueError(f"unknown value {text!r}; expected one of {accepted}")
         return member
-
-
-def enum_type(enum_cls: type[Labeled]) -> sa.Enum:
-    """A portable column type for ``enum_cls``: a VARCHAR with a named CHECK constraint."""
-    return sa.Enum(
-        enum_cls,
-        name=enum_cls.__name__.lower(),
-        native_enum=False,
-        create_constraint=True,
-        # Room to grow: a new member must not need a column change.
-        length=32,
-        values_callable=lambda cls: [m.value for m in cls],
-        validate_strings=True,
-    )

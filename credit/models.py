@@ -7,9 +7,8 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from credit.db import Base, utcnow
+from credit.db import Base, enum_type, utcnow
 from credit.enums import AbnormalGround, EnterpriseStatus, EntityType, RecordKind, Sector, Severity
-from credit.labels import enum_type
 
 
 class District(Base):

@@ -7,8 +7,7 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from credit.db import Base
-from credit.labels import enum_type
+from credit.db import Base, enum_type
 from inspection.enums import InspectorStatus, ItemKind
 
 
