@@ -42,7 +42,7 @@ class Districts(Directory):
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self.existing = dict(self.session.execute(select(District.code, District.name)).tuples().all())
+        self.existing = dict(self.session.execute(select(District.code, District.name)).all())
         self.seen: dict[str, int] = {}
 
     def write(self, batch: list[Row]) -> Refusals:
@@ -82,7 +82,7 @@ class Departments(Directory):
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        rows = self.session.execute(select(Department.code, Department.name)).tuples().all()
+        rows = self.session.execute(select(Department.code, Department.name)).all()
         self.name_of = dict(rows)
         self.code_of_name = {name: code for code, name in rows}
         self.seen: dict[str, int] = {}
@@ -272,7 +272,7 @@ class Records(Directory):
     def write(self, batch: list[Row]) -> Refusals:
         refused: Refusals = []
         usccs = {r.values["uscc"] for r in batch}
-        ids = dict(self.session.execute(select(Enterprise.uscc, Enterprise.id).where(Enterprise.uscc.in_(usccs))).tuples().all())
+        ids = dict(self.session.execute(select(Enterprise.uscc, Enterprise.id).where(Enterprise.uscc.in_(usccs))).all())
         keyed: list[tuple[Row, int, tuple[Any, ...], int]] = []
         for row in batch:
             eid = ids.get(row.values["uscc"])

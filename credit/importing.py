@@ -176,66 +176,66 @@ def run_import(
     started = time.perf_counter()
     today = today or dt.date.today()
     file = path.name
-    table = open_table(path, sheet)
-    report = ImportReport(kind=directory_cls.kind, file=file, encoding=table.encoding)
-    run = ImportRun(kind=directory_cls.kind, file_name=file, file_sha256=sha256_file(path))
-    session.add(run)
-    session.flush()
-    report.import_id = run.id
-    directory = directory_cls(session, run, today)
-    columns = directory.columns()
-    positions, report.ignored_columns = map_header(file, table.header, columns)
-    if report.ignored_columns:
-        log.warning("columns_ignored", file=file, columns=report.ignored_columns)
-    plan = [(c, positions.get(c.name)) for c in columns]
+    with open_table(path, sheet) as table:
+        report = ImportReport(kind=directory_cls.kind, file=file, encoding=table.encoding)
+        run = ImportRun(kind=directory_cls.kind, file_name=file, file_sha256=sha256_file(path))
+        session.add(run)
+        session.flush()
+        report.import_id = run.id
+        directory = directory_cls(session, run, today)
+        columns = directory.columns()
+        positions, report.ignored_columns = map_header(file, table.header, columns)
+        if report.ignored_columns:
+            log.warning("columns_ignored", file=file, columns=report.ignored_columns)
+        plan = [(c, positions.get(c.name)) for c in columns]
 
-    def reject(number: int, problems: list[tuple[str, str]], cells: Sequence[Cell]) -> None:
-        rejection = Rejection(file, number, tuple(problems), tuple(cells))
-        report.rejected += 1
-        if len(report.rejections) < MAX_REPORTED:
-            report.rejections.append(rejection)
-        if on_reject is not None:
-            on_reject(rejection)
+        def reject(number: int, problems: list[tuple[str, str]], cells: Sequence[Cell]) -> None:
+            rejection = Rejection(file, number, tuple(problems), tuple(cells))
+            report.rejected += 1
+            if len(report.rejections) < MAX_REPORTED:
+                report.rejections.append(rejection)
+            if on_reject is not None:
+                on_reject(rejection)
 
-    def flush(batch: list[Row]) -> None:
-        refused: dict[int, tuple[Row, list[tuple[str, str]]]] = {}
-        for row, column, reason in directory.write(batch):
-            refused.setdefault(row.number, (row, []))[1].append((column, reason))
-        for row, problems in refused.values():
-            reject(row.number, problems, row.cells)
+        def flush(batch: list[Row]) -> None:
+            refused: dict[int, tuple[Row, list[tuple[str, str]]]] = {}
+            for row, column, reason in directory.write(batch):
+                refused.setdefault(row.number, (row, []))[1].append((column, reason))
+            for row, problems in refused.values():
+                reject(row.number, problems, row.cells)
 
-    batch: list[Row] = []
-    seen = 0
-    last_progress = started
-    for number, cells in table.rows:
-        seen += 1
-        values: dict[str, Any] = {}
-        problems: list[tuple[str, str]] = []
-        for col, pos in plan:
-            cell = cells[pos] if pos is not None and pos < len(cells) else None
-            if cell is None or (isinstance(cell, str) and not cell.strip()):
-                if col.required:
-                    problems.append((col.name, "missing required value"))
-                    continue
-            try:
-                values[col.name] = col.parse(cell)
-            except ValueError as exc:
-                problems.append((col.name, str(exc)))
-        if not problems:
-            problems = directory.check(values)
-        if problems:
-            reject(number, problems, cells)
-            continue
-        batch.append(Row(number, values, cells))
-        if len(batch) >= directory.batch_size:
+        batch: list[Row] = []
+        seen = 0
+        last_progress = started
+        for number, cells in table.rows:
+            seen += 1
+            values: dict[str, Any] = {}
+            problems: list[tuple[str, str]] = []
+            for col, pos in plan:
+                cell = cells[pos] if pos is not None and pos < len(cells) else None
+                if cell is None or (isinstance(cell, str) and not cell.strip()):
+                    if col.required:
+                        problems.append((col.name, "missing required value"))
+                        continue
+                try:
+                    values[col.name] = col.parse(cell)
+                except ValueError as exc:
+                    problems.append((col.name, str(exc)))
+            if not problems:
+                problems = directory.check(values)
+            if problems:
+                reject(number, problems, cells)
+                continue
+            batch.append(Row(number, values, cells))
+            if len(batch) >= directory.batch_size:
+                flush(batch)
+                batch = []
+                now = time.perf_counter()
+                if now - last_progress >= PROGRESS_EVERY_S:
+                    last_progress = now
+                    log.info("import_progress", kind=directory_cls.kind, rows=seen, rows_per_s=round(seen / (now - started)))
+        if batch:
             flush(batch)
-            batch = []
-            now = time.perf_counter()
-            if now - last_progress >= PROGRESS_EVERY_S:
-                last_progress = now
-                log.info("import_progress", kind=directory_cls.kind, rows=seen, rows_per_s=round(seen / (now - started)))
-    if batch:
-        flush(batch)
     if seen == 0:
         raise ImportFileError(f"{file}: the file has a header but no data rows")
     report.inserted, report.updated, report.unchanged = (directory.counts[k] for k in ("inserted", "updated", "unchanged"))

@@ -6,7 +6,7 @@ import codecs
 import csv
 import datetime as dt
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,14 @@ class Table:
 
     header: list[str]
     rows: Iterator[tuple[int, list[Cell]]]
+    close: Callable[[], None]
     encoding: str | None = None
+
+    def __enter__(self) -> Table:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def table_format(path: Path) -> str:
@@ -118,7 +125,7 @@ def _open_csv(path: Path) -> Table:
         finally:
             fh.close()
 
-    return Table(header=[h.strip() for h in header], rows=_non_blank(rows()), encoding=encoding)
+    return Table(header=[h.strip() for h in header], rows=_non_blank(rows()), close=fh.close, encoding=encoding)
 
 
 def _open_xlsx(path: Path, sheet: str | None) -> Table:
@@ -138,18 +145,21 @@ def _open_xlsx(path: Path, sheet: str | None) -> Table:
     it = worksheet.iter_rows()
     header_row = [_cell_value(c) for c in next(it, ())]
     if all(c is None for c in header_row):
+        it.close()
         book.close()
         raise ImportFileError(f"{path.name}: sheet {worksheet.title!r} is empty")
     header = ["" if c is None else str(c).strip() for c in header_row]
 
     def rows() -> Iterator[tuple[int, list[Cell]]]:
-        try:
-            for number, cells in enumerate(it, start=2):
-                yield number, [_cell_value(c) for c in cells]
-        finally:
-            book.close()
+        for number, cells in enumerate(it, start=2):
+            yield number, [_cell_value(c) for c in cells]
 
-    return Table(header=header, rows=_non_blank(rows()))
+    def close() -> None:
+        # The open sheet stream keeps the zip file open until the generator is closed.
+        it.close()
+        book.close()
+
+    return Table(header=header, rows=_non_blank(rows()), close=close)
 
 
 def _cell_value(cell: Any) -> Cell:

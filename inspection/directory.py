@@ -44,7 +44,7 @@ class _DepartmentLookup:
     """Departments by code or by name, as files may give either."""
 
     def __init__(self, directory: Directory) -> None:
-        rows = directory.session.execute(select(Department.id, Department.code, Department.name)).tuples().all()
+        rows = directory.session.execute(select(Department.id, Department.code, Department.name)).all()
         self.ids = {code: id_ for id_, code, _ in rows} | {name: id_ for id_, _, name in rows}
         self.codes = {id_: code for id_, code, _ in rows}
 
@@ -80,7 +80,7 @@ class Inspectors(Directory):
         super().__init__(*args)
         self.departments = _DepartmentLookup(self)
         self.districts = set(self.session.scalars(select(District.code)))
-        items = self.session.execute(select(CheckItem.code, CheckItem.category)).tuples().all()
+        items = self.session.execute(select(CheckItem.code, CheckItem.category)).all()
         self.item_names = {code for code, _ in items} | {cat for _, cat in items if cat}
         self.existing = {i.inspector_no: i for i in self.session.scalars(select(Inspector))}
         self.seen: dict[str, int] = {}
