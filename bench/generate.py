@@ -332,22 +332,22 @@ class UsccMaker:
         val = {c: i for i, c in enumerate(a)}  # GB 32100 value of a character
         org = {c: int(c, 36) for c in a}  # GB 11714 value (A=10 ... Z=35)
         w11, w32 = _GB11714_WEIGHTS, self.W32100
-        self.triples = [x + y + z for x in a for y in a for z in a]
-        self.quads = ["%04d" % n for n in range(10**4)]
+        # Small tables (they stay in the CPU cache): pairs of characters and their weighted
+        # sums at each even position of the organisation code, for both check characters.
+        self.pairs = [x + y for x in a for y in a]
+        self.digit_pairs = ["%02d" % n for n in range(100)]
 
-        def partial(strings: list[str], start: int) -> tuple[list[int], list[int]]:
-            """Weighted sums of ``strings`` placed at organisation-code position ``start``."""
-            s11 = [sum(org[c] * w11[start + k] for k, c in enumerate(t)) for t in strings]
-            s32 = [sum(val[c] * w32[8 + start + k] for k, c in enumerate(t)) for t in strings]
-            return s11, s32
+        def partial(strings: list[str], start: int) -> list[tuple[int, int]]:
+            """(GB 11714 sum, GB 32100 sum) of each string placed at organisation-code position ``start``."""
+            return [
+                (sum(org[c] * w11[start + k] for k, c in enumerate(t)), sum(val[c] * w32[8 + start + k] for k, c in enumerate(t)))
+                for t in strings
+            ]
 
-        # New style: "MA" + triple + triple; old style: quad + quad.
-        self.ma11 = org["M"] * w11[0] + org["A"] * w11[1]
-        self.ma32 = val["M"] * w32[8] + val["A"] * w32[9]
-        self.t2_11, self.t2_32 = partial(self.triples, 2)
-        self.t5_11, self.t5_32 = partial(self.triples, 5)
-        self.q0_11, self.q0_32 = partial(self.quads, 0)
-        self.q4_11, self.q4_32 = partial(self.quads, 4)
+        # New style: "MA" + 3 pairs; old style: 4 digit pairs.
+        self.ma = (org["M"] * w11[0] + org["A"] * w11[1], val["M"] * w32[8] + val["A"] * w32[9])
+        self.p2, self.p4, self.p6 = (partial(self.pairs, k) for k in (2, 4, 6))
+        self.d0, self.d2, self.d4, self.d6 = (partial(self.digit_pairs, k) for k in (0, 2, 4, 6))
         # The organisation-code check character at position 17 (index 16), by its GB 11714 value.
         self.check11 = {}
         for total in range(11):
@@ -365,18 +365,19 @@ class UsccMaker:
         """The USCC for ``prefix`` and organisation-code number ``v``.
 
         New style: "MA" + 6 characters from ``v`` in [0, 31**6); old style: 8 digits from
-        ``v`` in [0, 10**8).
+        ``v`` in [0, 10**8). Check sums come from per-position tables of character pairs.
         """
         if new_style:
-            hi, lo = divmod(v, 29791)
-            code8 = "MA" + self.triples[hi] + self.triples[lo]
-            s11 = self.ma11 + self.t2_11[hi] + self.t5_11[lo]
-            s32 = self.ma32 + self.t2_32[hi] + self.t5_32[lo]
+            a, b, c = v // 923521, v // 961 % 961, v % 961
+            pairs = self.pairs
+            code8 = "MA" + pairs[a] + pairs[b] + pairs[c]
+            (ma11, ma32), (a11, a32), (b11, b32), (c11, c32) = self.ma, self.p2[a], self.p4[b], self.p6[c]
+            s11, s32 = ma11 + a11 + b11 + c11, ma32 + a32 + b32 + c32
         else:
-            hi, lo = divmod(v, 10000)
-            code8 = self.quads[hi] + self.quads[lo]
-            s11 = self.q0_11[hi] + self.q4_11[lo]
-            s32 = self.q0_32[hi] + self.q4_32[lo]
+            a, b, c, d = v // 1000000, v // 10000 % 100, v // 100 % 100, v % 100
+            code8 = "%08d" % v
+            (a11, a32), (b11, b32), (c11, c32), (d11, d32) = self.d0[a], self.d2[b], self.d4[c], self.d6[d]
+            s11, s32 = a11 + b11 + c11 + d11, a32 + b32 + c32 + d32
         c9, w = self.check11[s11 % 11]
         uscc = prefix[0] + code8 + c9 + USCC_ALPHABET[(31 - (prefix[1] + s32 + w) % 31) % 31]
         self.made += 1
@@ -602,6 +603,8 @@ class Generator:
                              f"{industry},{address},{since},{'是' if key else '否'}\n")
                 if self.records_mean:
                     n_records += records.for_enterprise(uscc, district, reg, status, sector)
+                    if len(records.lines) > 16384:
+                        records.flush()
                 if index & 4095 == 4095:
                     fe.write("".join(lines))
                     lines.clear()
@@ -715,23 +718,25 @@ class RecordWriter:
         self.results = picker(RESULTS)
         self.grounds = picker(GROUNDS)
         self.severities = picker(SEVERITIES)
-        self.counters: dict[str, int] = {}
+        self.counters: dict[str, int] = {}  # document series -> last number
         self.window = 3 * 365
-        # Department names and document-number prefixes per district.
-        self.depts: dict[str, dict[str, str]] = {}
+        # Department names and document-number series per district (渝沙市监处罚 ...).
+        self.depts: dict[str, tuple[str, ...]] = {}
         for code, name in gen.district_name.items():
             a = DISTRICT_ABBR[code]
-            self.depts[code] = {
-                "scjg": f"重庆市{name}市场监督管理局", "tax": f"国家税务总局重庆市{name}税务局",
-                "court": f"重庆市{name}人民法院", "sthj": f"重庆市{name}生态环境局",
-                "yjj": f"重庆市{name}应急管理局", "wjw": f"重庆市{name}卫生健康委员会",
-                "gov": f"重庆市{name}人民政府",
-                "p_scjg": f"渝{a}市监处罚", "p_tax": f"渝{a}税稽罚", "p_sthj": f"渝{a}环罚",
-                "p_yjj": f"渝{a}应急罚", "p_wjw": f"渝{a}卫罚", "ab_in": f"渝{a}市监异列",
-                "ab_out": f"渝{a}市监异移", "se_in": f"渝{a}市监严列", "se_out": f"渝{a}市监严移",
-                "spot": f"渝{a}市监抽查", "cpl": f"渝{a}市监诉", "gov_doc": f"渝{a}府发",
-                "cb": f"渝{a}市监信诺",
-            }
+            self.depts[code] = (
+                f"重庆市{name}市场监督管理局", f"国家税务总局重庆市{name}税务局", f"重庆市{name}人民法院",
+                f"重庆市{name}生态环境局", f"重庆市{name}应急管理局", f"重庆市{name}卫生健康委员会",
+                f"重庆市{name}人民政府",
+                f"渝{a}市监处罚", f"渝{a}税稽罚", f"渝{a}环罚", f"渝{a}应急罚", f"渝{a}卫罚",
+                f"渝{a}市监异列", f"渝{a}市监异移", f"渝{a}市监严列", f"渝{a}市监严移",
+                f"渝{a}市监抽查", f"渝{a}市监诉", f"渝{a}府发", f"渝{a}市监信诺",
+            )
+        # "〔2025〕" by day (aligned with gen.dates), and the 1 July dates up to today.
+        self.year_brackets = [f"〔{d[:4]}〕" for d in gen.dates]
+        first = gen.today_ord - self.window
+        self.julys = [o for o in (dt.date(y, 7, 1).toordinal() for y in range(gen.today.year - 4, gen.today.year + 1))
+                      if first <= o <= gen.today_ord]
         self.fh: Any = None
         self.lines: list[str] = []
 
@@ -743,15 +748,12 @@ class RecordWriter:
         self.fh.write("".join(self.lines))
         self.lines.clear()
 
-    def doc(self, prefix: str, occurred: str) -> str:
-        """The next number of a document series, e.g. 渝沙市监处罚〔2025〕123号 (unique by construction)."""
-        key = prefix + "〔" + occurred[:4] + "〕"
-        n = self.counters.get(key, 0) + 1
-        self.counters[key] = n
-        return f"{key}{n}号"
-
     def for_enterprise(self, uscc: str, district: str, reg: int, status: str, sector: str) -> int:
-        """Queue this enterprise's records; returns how many."""
+        """Queue this enterprise's records; returns how many.
+
+        Document numbers (渝沙市监处罚〔2025〕123号) count up per series and year, so they never
+        repeat; records without one are kept distinct in content (kind, date, department...).
+        """
         r = self.rng.random
         # Lognormal rate with the requested mean, stochastically rounded: many 0, a long tail.
         lam = self.mean * math.exp(1.3 * self.rng.gauss(0.0, 1.0) - 0.845)
@@ -759,58 +761,61 @@ class RecordWriter:
         if not count:
             return 0
         g = self.gen
-        dates, base, today = g.dates, g.base, g.today_ord
+        dates, years, base, today = g.dates, self.year_brackets, g.base, g.today_ord
         lo = max(reg, today - self.window)
         span = today - lo + 1
-        d = self.depts[district]
-        doc = self.doc
+        (scjg, tax, court, sthj, yjj, wjw, gov, p_scjg, p_tax, p_sthj, p_yjj, p_wjw,
+         ab_in, ab_out, se_in, se_out, spot, cpl, gov_doc, cb) = self.depts[district]
+        counters = self.counters
         out = self.lines
         start = len(out)
+        end = start + count
         seen: set[tuple[Any, ...]] = set()
         kinds, n_kinds = self.kinds, len(self.kinds)
-        while len(out) - start < count:
+        severities, n_sev = self.severities, len(self.severities)
+        while len(out) < end:
             kind = kinds[int(r() * n_kinds)]
             day = lo + int(r() * span)
             occurred = dates[day - base]
-            if kind == "annual_report_late":
-                # Reports are due on 30 June; lateness is recorded on 1 July of a year in the window.
-                years = [y for y in range(int(dates[lo - base][:4]), int(occurred[:4]) + 1)
-                         if lo <= dt.date(y, 7, 1).toordinal() <= today]
-                if years:
-                    occurred = f"{years[int(r() * len(years))]}-07-01"
-                    key = ("late", occurred)
-                    if key not in seen:
-                        seen.add(key)
-                        out.append(f"{uscc},未按时年报,,,,,,{occurred},{d['scjg']},,\n")
-                        continue
-                kind = "penalty"
-            if kind == "penalty":
+            if kind == "penalty" or kind == "annual_report_late":
+                if kind == "annual_report_late":
+                    # Reports are due on 30 June; lateness is recorded on 1 July of a year in the window.
+                    julys = [o for o in self.julys if lo <= o <= day]
+                    if julys:
+                        occurred = dates[julys[int(r() * len(julys))] - base]
+                        key = ("late", occurred)
+                        if key not in seen:
+                            seen.add(key)
+                            out.append(f"{uscc},未按时年报,,,,,,{occurred},{scjg},,\n")
+                            continue
                 x = r()
-                severity = self.severities[int(r() * len(self.severities))]
+                severity = severities[int(r() * n_sev)]
                 if x < 0.85:
-                    dept, prefix = d["scjg"], d["p_scjg"]
+                    dept, prefix = scjg, p_scjg
                     sec = sector if r() < 0.7 else ("特种设备" if r() < 0.2 else "其他")
                 elif x < 0.9:
-                    dept, prefix, sec = d["tax"], d["p_tax"], "其他"
+                    dept, prefix, sec = tax, p_tax, "其他"
                 elif x < 0.94:
-                    dept, prefix, sec = d["sthj"], d["p_sthj"], "其他"
+                    dept, prefix, sec = sthj, p_sthj, "其他"
                 elif x < 0.97:
-                    dept, prefix, sec = d["yjj"], d["p_yjj"], "特种设备" if r() < 0.3 else "其他"
+                    dept, prefix, sec = yjj, p_yjj, "特种设备" if r() < 0.3 else "其他"
                 else:
-                    dept, prefix, sec = d["wjw"], d["p_wjw"], "药品" if sector == "药品" else "其他"
-                until = ""
-                if r() < 0.9:
-                    until = dates[day + (365 if severity == "一般" else 3 * 365) - base]
-                out.append(f"{uscc},行政处罚,{severity},{sec},,,,{occurred},{dept},{doc(prefix, occurred)},{until}\n")
+                    dept, prefix, sec = wjw, p_wjw, "药品" if sector == "药品" else "其他"
+                until = dates[day + (365 if severity == "一般" else 1095) - base] if r() < 0.9 else ""
+                series = prefix + years[day - base]
+                n = counters[series] = counters.get(series, 0) + 1
+                out.append(f"{uscc},行政处罚,{severity},{sec},,,,{occurred},{dept},{series}{n}号,{until}\n")
             elif kind == "complaint":
                 x = r()
-                dept = d["scjg"] if x < 0.5 else "全国12315平台" if x < 0.8 else "重庆市12345政务服务便民热线"
+                dept = scjg if x < 0.5 else "全国12315平台" if x < 0.8 else "重庆市12345政务服务便民热线"
                 substantiated = "是" if r() < 0.35 else "否"
                 if r() < 0.3:
-                    number = doc(d["cpl"], occurred)
+                    series = cpl + years[day - base]
+                    n = counters[series] = counters.get(series, 0) + 1
+                    number = f"{series}{n}号"
                 else:
                     number = ""
-                    key = ("complaint", occurred, dept, substantiated)
+                    key = ("complaint", day, dept, substantiated)
                     if key in seen:
                         continue
                     seen.add(key)
@@ -819,49 +824,62 @@ class RecordWriter:
                 codes = STATUS_RESULT.get(status) if r() < 0.8 else None
                 codes = codes or self.results[int(r() * len(self.results))]
                 x = r()
-                dept = d["scjg"] if x < 0.8 else d["wjw"] if x < 0.9 else d["yjj"]
+                dept = scjg if x < 0.8 else wjw if x < 0.9 else yjj
                 if r() < 0.5:
-                    number = doc(d["spot"], occurred)
+                    series = spot + years[day - base]
+                    n = counters[series] = counters.get(series, 0) + 1
+                    number = f"{series}{n}号"
                 else:
                     number = ""
-                    key = ("spot", occurred, dept, codes)
+                    key = ("spot", day, dept, codes)
                     if key in seen:
                         continue
                     seen.add(key)
                 out.append(f"{uscc},抽查结果,,,,,{codes},{occurred},{dept},{number},\n")
             elif kind == "abnormal_in":
                 ground = self.grounds[int(r() * len(self.grounds))]
-                out.append(f"{uscc},列入经营异常名录,,,{ground},,,{occurred},{d['scjg']},{doc(d['ab_in'], occurred)},\n")
-                if len(out) - start < count and day < today and r() < 0.45:
-                    out_on = dates[day + 1 + int(r() * min(today - day, 400)) - base]
-                    out.append(f"{uscc},移出经营异常名录,,,,,,{out_on},{d['scjg']},{doc(d['ab_out'], out_on)},\n")
+                series = ab_in + years[day - base]
+                n = counters[series] = counters.get(series, 0) + 1
+                out.append(f"{uscc},列入经营异常名录,,,{ground},,,{occurred},{scjg},{series}{n}号,\n")
+                if len(out) < end and day < today and r() < 0.45:
+                    out_day = day + 1 + int(r() * min(today - day, 400))
+                    series = ab_out + years[out_day - base]
+                    n = counters[series] = counters.get(series, 0) + 1
+                    out.append(f"{uscc},移出经营异常名录,,,,,,{dates[out_day - base]},{scjg},{series}{n}号,\n")
             elif kind == "serious_in":
-                until = dates[day + 3 * 365 - base]
-                out.append(f"{uscc},列入严重违法失信名单,,,,,,{occurred},{d['scjg']},{doc(d['se_in'], occurred)},{until}\n")
-                if len(out) - start < count and day < today and r() < 0.2:
-                    out_on = dates[day + 1 + int(r() * (today - day)) - base]
-                    out.append(f"{uscc},移出严重违法失信名单,,,,,,{out_on},{d['scjg']},{doc(d['se_out'], out_on)},\n")
+                series = se_in + years[day - base]
+                n = counters[series] = counters.get(series, 0) + 1
+                out.append(f"{uscc},列入严重违法失信名单,,,,,,{occurred},{scjg},{series}{n}号,{dates[day + 1095 - base]}\n")
+                if len(out) < end and day < today and r() < 0.2:
+                    out_day = day + 1 + int(r() * (today - day))
+                    series = se_out + years[out_day - base]
+                    n = counters[series] = counters.get(series, 0) + 1
+                    out.append(f"{uscc},移出严重违法失信名单,,,,,,{dates[out_day - base]},{scjg},{series}{n}号,\n")
             elif kind == "commendation":
-                dept = d["gov"] if r() < 0.5 else d["scjg"]
+                dept = gov if r() < 0.5 else scjg
                 until = dates[day + 365 * (1 + int(r() * 2)) - base]
                 if r() < 0.7:
-                    number = doc(d["gov_doc"], occurred)
+                    series = gov_doc + years[day - base]
+                    n = counters[series] = counters.get(series, 0) + 1
+                    number = f"{series}{n}号"
                 else:
                     number = ""
-                    key = ("commendation", occurred, dept, until)
+                    key = ("commendation", day, dept, until)
                     if key in seen:
                         continue
                     seen.add(key)
                 out.append(f"{uscc},表彰,,,,,,{occurred},{dept},{number},{until}\n")
             else:  # commitment_breach
                 x = r()
-                dept = d["scjg"] if x < 0.6 else d["tax"] if x < 0.85 else d["court"]
+                dept = scjg if x < 0.6 else tax if x < 0.85 else court
                 until = dates[day + 365 - base] if r() < 0.8 else ""
-                if dept is d["scjg"] and r() < 0.6:
-                    number = doc(d["cb"], occurred)
+                if dept is scjg and r() < 0.6:
+                    series = cb + years[day - base]
+                    n = counters[series] = counters.get(series, 0) + 1
+                    number = f"{series}{n}号"
                 else:
                     number = ""
-                    key = ("breach", occurred, dept, until)
+                    key = ("breach", day, dept, until)
                     if key in seen:
                         continue
                     seen.add(key)

@@ -18,8 +18,8 @@ _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d", "%Y年%m月%d日"
 _TRUE = {"是", "true", "yes", "y", "1", "√"}
 _FALSE = {"否", "false", "no", "n", "0", ""}
 # GB/T 4754: a section letter, optionally followed by 2, 3 or 4 digits (division, group, class).
-_INDUSTRY = re.compile(r"[A-T](\d{2}(\d{1,2})?)?")
-_DISTRICT = re.compile(r"\d{6}")
+_INDUSTRY = re.compile(r"[A-T]([0-9]{2}([0-9]{1,2})?)?")
+_DISTRICT = re.compile(r"[0-9]{6}")
 LIST_SEPARATORS = re.compile(r"[;；]")
 
 
