@@ -309,13 +309,16 @@ def gb11714_check(code8: str) -> str:
     return "X" if c9 == 10 else "0" if c9 == 11 else str(c9)
 
 
-def _coprime_multiplier(modulus: int, seed: int) -> int:
-    """A multiplier coprime with ``modulus``, so ``(i * a + b) % modulus`` permutes the indexes."""
-    a = (seed % (modulus - 1)) + 1
-    while math.gcd(a, modulus) != 1:
-        a += 1
-    return a
+def permute(index: int, half: int, keys: Sequence[int]) -> int:
+    """A keyed permutation of [0, half**2): a Feistel network on the two base-``half`` digits.
 
+    Each round maps (left, right) to (right, left + F(right) mod half), a bijection whatever
+    F is, so distinct indexes always give distinct organisation codes, in a random-looking order.
+    """
+    left, right = divmod(index, half)
+    for k in keys:
+        left, right = right, (left + (((right + k) * 2654435761) >> 11)) % half
+    return left * half + right
 
 class UsccMaker:
     """Fast USCCs: 9 + type digit + district + organisation code (8 + GB 11714 check) + GB 32100 check.
@@ -455,11 +458,8 @@ class Generator:
         self.seed_items = master.getrandbits(64)
         self.seed_places = master.getrandbits(64)
 
-        # Index -> organisation code permutations (unique codes without storing any).
-        self.mul_digits = _coprime_multiplier(10**8, mix64(self.key ^ 1))
-        self.add_digits = mix64(self.key ^ 2) % 10**8
-        self.mul_ma = _coprime_multiplier(31**6, mix64(self.key ^ 3))
-        self.add_ma = mix64(self.key ^ 4) % 31**6
+        # Index -> organisation code permutation keys (unique codes without storing any).
+        self.round_keys = tuple(mix64(self.key ^ k) >> 40 for k in range(1, 5))
         self.uscc = UsccMaker()
         # (district, entity type label, USCC prefix) by weight: one lookup per enterprise.
         self.core_table = picker([
@@ -480,6 +480,13 @@ class Generator:
             self.towns[code] = towns
             short = name if len(name) <= 4 else name[:2] + ("县" if name.endswith("县") else "")
             self.stations[code] = [f"{short}市场监管局{t}所" for t in towns[: max(4, len(towns) * 2 // 3)]]
+
+        # Name pools (one lookup per name part).
+        self.surnames = picker(SURNAMES, 2000)
+        self.n_surnames = len(self.surnames)
+        self.given_names = [x + y for x in GIVEN for y in GIVEN] + GIVEN * (len(GIVEN) // 3)
+        self.n_given = len(self.given_names)
+        self.trade_names = [x + y for x in TRADE_CHARS for y in TRADE_CHARS if x != y]
 
         # Dates as text, by ordinal, far enough ahead for effective_until and certificate expiries.
         self.base = OLD_ERA.toordinal()
@@ -502,55 +509,54 @@ class Generator:
         h ^= h >> 31
         district, label, prefix = self.core_table[h % len(self.core_table)]
         if ((h >> 40) & 1023) < self.new_era_share:
-            return self.uscc.make(prefix, True, (index * self.mul_ma + self.add_ma) % 887503681), label, district, True
-        return self.uscc.make(prefix, False, (index * self.mul_digits + self.add_digits) % 100000000), label, district, False
+            return self.uscc.make(prefix, True, permute(index, 29791, self.round_keys)), label, district, True
+        return self.uscc.make(prefix, False, permute(index, 10000, self.round_keys)), label, district, False
 
-    def person(self, r: Any, surnames: list[str]) -> str:
-        surname = surnames[int(r() * len(surnames))]
-        first = GIVEN[int(r() * len(GIVEN))]
-        if r() < 0.75:
-            return surname + first + GIVEN[int(r() * len(GIVEN))]
-        return surname + first
+    def person(self, r: Any) -> str:
+        """A Chinese personal name: surname by frequency, one or (3 in 4) two given characters."""
+        return self.surnames[int(r() * self.n_surnames)] + self.given_names[int(r() * self.n_given)]
 
     def write_enterprises_and_records(self, out: Path) -> tuple[int, int]:
         """Stream enterprises.csv and records.csv together; returns (enterprises, records)."""
         rng = random.Random(self.seed_enterprises)
         r = rng.random
-        surnames = picker(SURNAMES, 2000)
         profiles_e = picker([(p, p[1]) for p in PROFILES], 2000)
         profiles_i = picker([(p, p[2]) for p in PROFILES], 2000)
         statuses = picker(STATUSES)
-        trade = TRADE_CHARS
-        n_trade = len(trade)
+        trade, n_trade = self.trade_names, len(self.trade_names)
+        surnames, n_surnames, given, n_given = self.surnames, self.n_surnames, self.given_names, self.n_given
+        n_pe, n_pi, n_st = len(profiles_e), len(profiles_i), len(statuses)
+        n_roads = len(ROADS)
+        places = {c: (self.district_name[c], self.towns[c], len(self.towns[c]), self.stations[c], len(self.stations[c]))
+                  for c in self.districts}
         dates = self.dates
         base = self.base
         today_ord = self.today_ord
         old_lo, old_hi = OLD_ERA.toordinal(), min(NEW_ERA.toordinal() - 1, today_ord)
         new_lo = NEW_ERA.toordinal()
-        towns, stations, dnames = self.towns, self.stations, self.district_name
+        core = self.core
         records = RecordWriter(self)
         progress = Progress("enterprises", self.n_enterprises, self.quiet)
         n_records = 0
-        with (out / "enterprises.csv").open("w", encoding="utf-8", newline="") as fe, \
-                (out / "records.csv").open("w", encoding="utf-8", newline="") as fr:
+        # Binary files, each batch of lines encoded at once (twice as fast as a text wrapper).
+        with (out / "enterprises.csv").open("wb") as fe, (out / "records.csv").open("wb") as fr:
             # Plain joins instead of csv.writer (3-4x faster): no generated value can contain
             # a comma, quote or line break (check_pools() verifies every text pool).
-            fe.write(",".join(ENTERPRISE_HEADER) + "\n")
+            fe.write((",".join(ENTERPRISE_HEADER) + "\n").encode())
             records.start(fr)
             lines: list[str] = []
             for index in range(self.n_enterprises):
-                uscc, etype, district, new_era = self.core(index)
-                dname = dnames[district]
-                ts = towns[district]
-                town = ts[int(r() * len(ts))]
-                person = self.person(r, surnames)
-                zihao = trade[int(r() * n_trade)] + trade[int(r() * n_trade)]
+                uscc, etype, district, new_era = core(index)
+                dname, ts, n_ts, sts, n_sts = places[district]
+                town = ts[int(r() * n_ts)]
+                person = surnames[int(r() * n_surnames)] + given[int(r() * n_given)]
+                zihao = trade[int(r() * n_trade)]
                 if new_era:
                     reg = new_lo + int((today_ord - new_lo + 1) * r() ** 0.8)
                 else:
                     reg = old_lo + int((old_hi - old_lo + 1) * r() ** 0.6)
                 if etype == "企业":
-                    profile = profiles_e[int(r() * len(profiles_e))]
+                    profile = profiles_e[int(r() * n_pe)]
                     words = profile[3]
                     word = words[int(r() * len(words))]
                     x = r()
@@ -566,7 +572,7 @@ class Generator:
                         name = f"重庆{zihao}{word}有限公司{town}分公司"
                     industry = profile[0]
                 elif etype == "个体工商户":
-                    profile = profiles_i[int(r() * len(profiles_i))]
+                    profile = profiles_i[int(r() * n_pi)]
                     shops = profile[4]
                     shop = shops[int(r() * len(shops))]
                     x = r()
@@ -581,13 +587,13 @@ class Generator:
                     industry, produce = COOP_PROFILES[int(r() * len(COOP_PROFILES))]
                     profile = None
                     name = f"重庆市{dname}{town}{zihao}{produce}专业合作社"
-                status = statuses[int(r() * len(statuses))]
-                station = stations[district][int(r() * len(stations[district]))] if r() < 0.97 else ""
+                status = statuses[int(r() * n_st)]
+                station = sts[int(r() * n_sts)] if r() < 0.97 else ""
                 x = r()
                 if x < 0.02:
                     address = ""
                 else:
-                    road = ROADS[int(r() * len(ROADS))]
+                    road = ROADS[int(r() * n_roads)]
                     number = 1 + int(r() * r() * 400)
                     y = r()
                     extra = "" if y < 0.5 else f"附{1 + int(r() * 30)}号" if y < 0.65 else f"{1 + int(r() * 12)}幢{1 + int(r() * 30)}-{1 + int(r() * 12)}"
@@ -606,11 +612,11 @@ class Generator:
                     if len(records.lines) > 16384:
                         records.flush()
                 if index & 4095 == 4095:
-                    fe.write("".join(lines))
+                    fe.write("".join(lines).encode())
                     lines.clear()
                     records.flush()
                     progress.update(index, index + n_records)
-            fe.write("".join(lines))
+            fe.write("".join(lines).encode())
             records.flush()
         return self.n_enterprises, n_records
 
@@ -656,7 +662,6 @@ class Generator:
     def write_inspectors(self, out: Path) -> int:
         rng = random.Random(self.seed_inspectors)
         r = rng.random
-        surnames = picker(SURNAMES, 2000)
         items = self.item_rows()
         quals: dict[str, list[str]] = {}
         for code, _, category, owner, *_ in items:
@@ -700,7 +705,7 @@ class Generator:
                     picked = {int(r() * self.n_enterprises) for _ in range(1 + int(r() * 3))}
                     conflicts = [self.core(k)[0] for k in sorted(picked)]
                 w.writerow((
-                    f"JC{i + 1:0{width}d}", self.person(r, surnames), dept, cert_no, cert_expires,
+                    f"JC{i + 1:0{width}d}", self.person(r), dept, cert_no, cert_expires,
                     ";".join(chosen), district, station, "在岗" if active else "离岗", ";".join(leave), ";".join(conflicts),
                 ))
                 rows += 1
@@ -742,10 +747,10 @@ class RecordWriter:
 
     def start(self, fh: Any) -> None:
         self.fh = fh
-        fh.write(",".join(RECORD_HEADER) + "\n")
+        fh.write((",".join(RECORD_HEADER) + "\n").encode())
 
     def flush(self) -> None:
-        self.fh.write("".join(self.lines))
+        self.fh.write("".join(self.lines).encode())
         self.lines.clear()
 
     def for_enterprise(self, uscc: str, district: str, reg: int, status: str, sector: str) -> int:
