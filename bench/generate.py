@@ -14,7 +14,8 @@ Writes ``enterprises.csv``, ``records.csv``, ``departments.csv``, ``items.csv`` 
   enterprises.csv does not depend on the record, inspector or item options.
 * Valid: every row passes the import rules (credit/directory.py, inspection/directory.py)
   when imported on or after ``--today``; no generated date is after ``--today``
-  except 影响期截止 and certificate expiry dates, which may be.
+  except 影响期截止, certificate expiry and leave dates, which may be. 在岗 inspectors'
+  certificates run at least 3 years past ``--today``.
 
 Only the standard library and python-stdnum are used.
 
@@ -320,6 +321,7 @@ def permute(index: int, half: int, keys: Sequence[int]) -> int:
         left, right = right, (left + (((right + k) * 2654435761) >> 11)) % half
     return left * half + right
 
+
 class UsccMaker:
     """Fast USCCs: 9 + type digit + district + organisation code (8 + GB 11714 check) + GB 32100 check.
 
@@ -432,6 +434,8 @@ class Generator:
             raise ValueError(f"--departments must be between 1 and {len(DEPARTMENTS)}")
         if inspectors < 0 or items < 0:
             raise ValueError("--inspectors and --items must not be negative")
+        if today < dt.date(2000, 1, 1):
+            raise ValueError("--today must be 2000-01-01 or later")
         known = dict(chongqing_districts())
         codes = list(districts) if districts else list(known)
         unknown = [c for c in codes if c not in known]
@@ -647,6 +651,8 @@ class Generator:
             if n >= len(templates):
                 name = f"{name[:-3]}专项检查（{n // len(templates) + 1}）"
             rows.append((f"{owner}-{n + 1:02d}", name, category, owner, basis, kind, entity_types, industries, methods, version))
+        order = {c: i for i, c in enumerate(codes)}
+        rows.sort(key=lambda row: (order[row[3]], int(row[0].rsplit("-", 1)[1])))
         return rows
 
     def write_items(self, out: Path) -> int:
@@ -684,7 +690,9 @@ class Generator:
                 if active or r() < 0.7:
                     cert_no = f"渝{district}{int(r() * 100000):05d}"
                     if active:
-                        expires = self.today_ord + 30 + int(r() * 1800)
+                        # At least 3 years ahead, so a file generated with a fixed --today
+                        # (examples/) keeps importing for years before a 在岗 certificate expires.
+                        expires = self.today_ord + 1095 + int(r() * 1095)
                     else:
                         expires = self.today_ord - 700 + int(r() * 1000)
                     cert_expires = dates[expires - base]
@@ -735,7 +743,7 @@ class RecordWriter:
                 f"重庆市{name}人民政府",
                 f"渝{a}市监处罚", f"渝{a}税稽罚", f"渝{a}环罚", f"渝{a}应急罚", f"渝{a}卫罚",
                 f"渝{a}市监异列", f"渝{a}市监异移", f"渝{a}市监严列", f"渝{a}市监严移",
-                f"渝{a}市监抽查", f"渝{a}市监诉", f"渝{a}府发", f"渝{a}市监信诺",
+                f"渝{a}市监抽查", f"渝{a}市监诉", f"渝{a}府发", f"渝{a}市监发", f"渝{a}市监信诺",
             )
         # "〔2025〕" by day (aligned with gen.dates), and the 1 July dates up to today.
         self.year_brackets = [f"〔{d[:4]}〕" for d in gen.dates]
@@ -761,7 +769,7 @@ class RecordWriter:
         """
         r = self.rng.random
         # Lognormal rate with the requested mean, stochastically rounded: many 0, a long tail.
-        lam = self.mean * math.exp(1.3 * self.rng.gauss(0.0, 1.0) - 0.845)
+        lam = self.mean * math.exp(1.5 * self.rng.gauss(0.0, 1.0) - 1.125)
         count = min(int(lam + r()), 400)
         if not count:
             return 0
@@ -770,7 +778,7 @@ class RecordWriter:
         lo = max(reg, today - self.window)
         span = today - lo + 1
         (scjg, tax, court, sthj, yjj, wjw, gov, p_scjg, p_tax, p_sthj, p_yjj, p_wjw,
-         ab_in, ab_out, se_in, se_out, spot, cpl, gov_doc, cb) = self.depts[district]
+         ab_in, ab_out, se_in, se_out, spot, cpl, gov_doc, scjg_doc, cb) = self.depts[district]
         counters = self.counters
         out = self.lines
         start = len(out)
@@ -861,10 +869,11 @@ class RecordWriter:
                     n = counters[series] = counters.get(series, 0) + 1
                     out.append(f"{uscc},移出严重违法失信名单,,,,,,{dates[out_day - base]},{scjg},{series}{n}号,\n")
             elif kind == "commendation":
-                dept = gov if r() < 0.5 else scjg
+                by_government = r() < 0.5
+                dept = gov if by_government else scjg
                 until = dates[day + 365 * (1 + int(r() * 2)) - base]
                 if r() < 0.7:
-                    series = gov_doc + years[day - base]
+                    series = (gov_doc if by_government else scjg_doc) + years[day - base]
                     n = counters[series] = counters.get(series, 0) + 1
                     number = f"{series}{n}号"
                 else:

@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 
 from cli.app import App, domain_errors, pass_app, summary
-from credit.directory import Departments, Districts, Enterprises, Records
+from credit.directory import Departments, Districts, Enterprises
+from credit.records import Records
 from credit.importing import Directory, ImportRejected, ImportReport, run_import
 from credit.tabular import RejectWriter, table_format, write_table
 from inspection.directory import Inspectors, Items

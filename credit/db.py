@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from credit.labels import Labeled
 
@@ -56,6 +56,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_on_connect)
     return engine
+
+
+def tune_for_bulk(session: Session) -> None:
+    """Give SQLite a larger page cache for a long import; a bounded cost, not one per row."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        # 512 MiB: keeps the record indexes of a ten-million-row directory in memory.
+        connection.exec_driver_sql("PRAGMA cache_size=-524288")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker:

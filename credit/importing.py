@@ -13,8 +13,10 @@ from typing import Any, ClassVar
 import structlog
 from sqlalchemy.orm import Session
 
+from credit.db import tune_for_bulk
 from credit.errors import ImportFileError, SpotcheckError
 from credit.models import ImportRun
+from credit.pipeline import PARALLEL_FROM_BYTES, parsed_batches, parsed_batches_in_child
 from credit.tabular import Cell, open_table
 
 log = structlog.get_logger()
@@ -158,6 +160,31 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+class RowParser:
+    """Turns one row of cells into typed values, or into (column, reason) problems. Pure."""
+
+    def __init__(self, columns: Sequence[Column], positions: dict[str, int], check: Callable[[dict[str, Any]], list[tuple[str, str]]]) -> None:
+        self.plan = [(c.name, positions.get(c.name, -1), c.parse, c.required) for c in columns]
+        self.check = check
+
+    def parse(self, cells: list[Cell]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        values: dict[str, Any] = {}
+        problems: list[tuple[str, str]] = []
+        width = len(cells)
+        for name, pos, parse, required in self.plan:
+            cell = cells[pos] if 0 <= pos < width else None
+            if required and (cell is None or (type(cell) is str and not cell.strip())):
+                problems.append((name, "missing required value"))
+                continue
+            try:
+                values[name] = parse(cell)
+            except ValueError as exc:
+                problems.append((name, str(exc)))
+        if not problems:
+            problems = self.check(values)
+        return values, problems
+
+
 def run_import(
     session: Session,
     directory_cls: type[Directory],
@@ -167,75 +194,61 @@ def run_import(
     skip_invalid: bool = False,
     today: dt.date | None = None,
     on_reject: Callable[[Rejection], None] | None = None,
+    parallel: bool | None = None,
 ) -> ImportReport:
     """Import ``path`` as ``directory_cls`` in the caller's transaction.
 
     Raises ``ImportRejected`` (so the caller rolls back) when a row is refused and
-    ``skip_invalid`` is false; ``on_reject`` sees every refusal either way.
+    ``skip_invalid`` is false; ``on_reject`` sees every refusal either way. Large files
+    are read and parsed in a second process while this one writes (``parallel``).
     """
     started = time.perf_counter()
-    today = today or dt.date.today()
     file = path.name
+    tune_for_bulk(session)
     with open_table(path, sheet) as table:
-        report = ImportReport(kind=directory_cls.kind, file=file, encoding=table.encoding)
-        run = ImportRun(kind=directory_cls.kind, file_name=file, file_sha256=sha256_file(path))
-        session.add(run)
-        session.flush()
-        report.import_id = run.id
-        directory = directory_cls(session, run, today)
-        columns = directory.columns()
-        positions, report.ignored_columns = map_header(file, table.header, columns)
-        if report.ignored_columns:
-            log.warning("columns_ignored", file=file, columns=report.ignored_columns)
-        plan = [(c, positions.get(c.name)) for c in columns]
+        header, encoding = table.header, table.encoding
+    report = ImportReport(kind=directory_cls.kind, file=file, encoding=encoding)
+    run = ImportRun(kind=directory_cls.kind, file_name=file, file_sha256=sha256_file(path))
+    session.add(run)
+    session.flush()
+    report.import_id = run.id
+    directory = directory_cls(session, run, today or dt.date.today())
+    columns = directory.columns()
+    positions, report.ignored_columns = map_header(file, header, columns)
+    if report.ignored_columns:
+        log.warning("columns_ignored", file=file, columns=report.ignored_columns)
+    parser = RowParser(columns, positions, directory.check)
 
-        def reject(number: int, problems: list[tuple[str, str]], cells: Sequence[Cell]) -> None:
-            rejection = Rejection(file, number, tuple(problems), tuple(cells))
-            report.rejected += 1
-            if len(report.rejections) < MAX_REPORTED:
-                report.rejections.append(rejection)
-            if on_reject is not None:
-                on_reject(rejection)
+    def reject(number: int, problems: Sequence[tuple[str, str]], cells: Sequence[Cell]) -> None:
+        rejection = Rejection(file, number, tuple(problems), tuple(cells))
+        report.rejected += 1
+        if len(report.rejections) < MAX_REPORTED:
+            report.rejections.append(rejection)
+        if on_reject is not None:
+            on_reject(rejection)
 
-        def flush(batch: list[Row]) -> None:
-            refused: dict[int, tuple[Row, list[tuple[str, str]]]] = {}
-            for row, column, reason in directory.write(batch):
-                refused.setdefault(row.number, (row, []))[1].append((column, reason))
-            for row, problems in refused.values():
-                reject(row.number, problems, row.cells)
-
-        batch: list[Row] = []
-        seen = 0
-        last_progress = started
-        for number, cells in table.rows:
-            seen += 1
-            values: dict[str, Any] = {}
-            problems: list[tuple[str, str]] = []
-            for col, pos in plan:
-                cell = cells[pos] if pos is not None and pos < len(cells) else None
-                if cell is None or (isinstance(cell, str) and not cell.strip()):
-                    if col.required:
-                        problems.append((col.name, "missing required value"))
-                        continue
-                try:
-                    values[col.name] = col.parse(cell)
-                except ValueError as exc:
-                    problems.append((col.name, str(exc)))
-            if not problems:
-                problems = directory.check(values)
+    if parallel is None:
+        parallel = path.stat().st_size >= PARALLEL_FROM_BYTES
+    batches = parsed_batches_in_child if parallel else parsed_batches
+    seen = 0
+    last_progress = started
+    for batch in batches(path, sheet, parser, directory.batch_size):
+        good: list[Row] = []
+        for number, values, problems, cells in batch:
             if problems:
                 reject(number, problems, cells)
-                continue
-            batch.append(Row(number, values, cells))
-            if len(batch) >= directory.batch_size:
-                flush(batch)
-                batch = []
-                now = time.perf_counter()
-                if now - last_progress >= PROGRESS_EVERY_S:
-                    last_progress = now
-                    log.info("import_progress", kind=directory_cls.kind, rows=seen, rows_per_s=round(seen / (now - started)))
-        if batch:
-            flush(batch)
+            else:
+                good.append(Row(number, values, cells))
+        seen += len(batch)
+        refused: dict[int, tuple[Row, list[tuple[str, str]]]] = {}
+        for row, column, reason in directory.write(good) if good else ():
+            refused.setdefault(row.number, (row, []))[1].append((column, reason))
+        for row, problems in refused.values():
+            reject(row.number, problems, row.cells)
+        now = time.perf_counter()
+        if now - last_progress >= PROGRESS_EVERY_S:
+            last_progress = now
+            log.info("import_progress", kind=directory_cls.kind, rows=seen, rows_per_s=round(seen / (now - started)))
     if seen == 0:
         raise ImportFileError(f"{file}: the file has a header but no data rows")
     report.inserted, report.updated, report.unchanged = (directory.counts[k] for k in ("inserted", "updated", "unchanged"))

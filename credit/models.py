@@ -64,6 +64,8 @@ class Enterprise(Base):
     address: Mapped[str | None] = mapped_column(String(512))
     new_economy_since: Mapped[dt.date | None]
     key_supervision: Mapped[bool] = mapped_column(default=False)
+    # Digest of the fields above, so a re-import compares one integer per enterprise.
+    content_hash: Mapped[int]
     import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"))
 
 
@@ -77,6 +79,8 @@ class CreditRecord(Base):
         CheckConstraint("kind != 'abnormal_in' OR ground IS NOT NULL", name="abnormal_ground"),
         CheckConstraint("kind != 'complaint' OR substantiated IS NOT NULL", name="complaint_substantiated"),
         CheckConstraint("kind != 'spot_check' OR result_codes IS NOT NULL", name="spot_check_codes"),
+        # The re-import check seeks each digest; SQLite cannot seek a row-value IN on a
+        # composite index (it scans it), so the digest has an index of its own.
         Index("ix_credit_records_key_hash", "key_hash"),
     )
 
@@ -93,8 +97,11 @@ class CreditRecord(Base):
     document_no: Mapped[str | None] = mapped_column(String(128))
     effective_until: Mapped[dt.date | None]
     # Identity of the record: (enterprise, kind, document_no) when it has a document number,
-    # otherwise its whole content. A 64-bit digest for the index; hits are confirmed field by field.
+    # otherwise its whole content, as a 128-bit digest split in two: the first half is indexed.
+    # The content digest tells an unchanged re-import from a correction without reading fields.
     key_hash: Mapped[int]
+    key_check: Mapped[int]
+    content_hash: Mapped[int]
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("credit_records.id"), index=True)
     import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"))
     source_row: Mapped[int | None]

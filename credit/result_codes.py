@@ -40,4 +40,26 @@ def parse_result_codes(text: str) -> tuple[str, ...]:
         codes.add(code)
     if not codes:
         raise ValueError("no result code given")
-    return tuple(code for code in table if code in codes)
+    ordered = tuple(code for code in table if code in codes)
+    check_combination(ordered)
+    return ordered
+
+
+def check_combination(codes: tuple[str, ...]) -> None:
+    """Refuse combinations the standard forbids, with the reason.
+
+    未发现问题 (1) stands alone; a child code needs its parent; a parent code
+    (发现问题待后续处理 A, 违反工商行政管理相关规定 2) needs at least one child.
+    """
+    table = result_codes()
+    chosen = set(codes)
+    if "1" in chosen and len(chosen) > 1:
+        raise ValueError("result 1 (未发现问题) cannot be combined with other results")
+    for code in codes:
+        parent = table[code].parent
+        if parent is not None and parent not in chosen:
+            raise ValueError(f"result {code} ({table[code].label}) needs its parent {parent} ({table[parent].label})")
+    parents = {c.parent for c in table.values() if c.parent}
+    for code in codes:
+        if code in parents and not any(table[c].parent == code for c in codes):
+            raise ValueError(f"result {code} ({table[code].label}) needs at least one more specific result")

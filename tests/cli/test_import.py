@@ -295,10 +295,42 @@ class TestRecords:
         assert f"r.csv: row 3: {column}: " in result.stdout and reason in result.stdout
         assert firms.scalar("SELECT count(*) FROM credit_records") == 0
 
+    def test_duplicates_in_file_do_not_depend_on_what_is_stored(self, firms: Env, make_uscc) -> None:
+        """A file repeating a row (or a document number) is refused whether or not the row is already stored."""
+        complaint = record(make_uscc(1), kind="投诉举报", severity="", sector="", substantiated="否", document_no="", effective_until="")
+        import_json(firms, "records", firms.csv("one.csv", RECORD_HEADER, [complaint, record(make_uscc(1))]))
+        twice = firms.csv("twice.csv", RECORD_HEADER, [complaint, complaint])
+        assert "row 3: duplicate: the same record is on row 2" in firms.run("import", "records", str(twice), expect=1).stdout
+        both = firms.csv("both.csv", RECORD_HEADER, [record(make_uscc(1)), record(make_uscc(1), severity="较重")])
+        out = firms.run("import", "records", str(both), expect=1).stdout
+        assert "row 3: duplicate: a record with the same document number is on row 2" in out
+        assert firms.scalar("SELECT count(*) FROM credit_records") == 2
+
+    @pytest.mark.parametrize(
+        ("codes", "reason"),
+        [
+            ("1;E", "result 1 (未发现问题) cannot be combined with other results"),
+            ("A", "result A (发现问题待后续处理) needs at least one more specific result"),
+            ("B", "result B (未按规定公示应当公示的信息) needs its parent 2"),
+            ("A;2", "result 2 (违反工商行政管理相关规定) needs at least one more specific result"),
+        ],
+    )
+    def test_result_code_combinations(self, firms: Env, make_uscc, codes: str, reason: str) -> None:
+        row = record(make_uscc(1), kind="抽查结果", severity="", sector="", result_codes=codes, document_no="", effective_until="")
+        out = firms.run("import", "records", str(firms.csv("r.csv", RECORD_HEADER, [row])), expect=1).stdout
+        assert f"row 2: result_codes: {reason}" in out
+
+    def test_details_of_another_kind_are_refused(self, firms: Env, make_uscc) -> None:
+        row = record(make_uscc(1), kind="投诉举报", severity="严重", sector="", ground="4", substantiated="是", document_no="")
+        out = firms.run("import", "records", str(firms.csv("r.csv", RECORD_HEADER, [row])), expect=1).stdout
+        assert "row 2: severity: 处罚程度 applies only to 行政处罚, not to 投诉举报" in out
+        assert "row 2: ground: 列入事由 applies only to 列入经营异常名录, not to 投诉举报" in out
+
     def test_unknown_enterprise(self, firms: Env, make_uscc) -> None:
-        path = firms.csv("r.csv", RECORD_HEADER, [record(make_uscc(99))])
+        path = firms.csv("r.csv", RECORD_HEADER, [record(make_uscc(99)), record("91500106000000001X", document_no="x")])
         result = firms.run("import", "records", str(path), expect=1)
         assert f"row 2: uscc: no enterprise {make_uscc(99)} in the directory" in result.stdout
+        assert "row 3: uscc: bad USCC check character in '91500106000000001X': expected 4, found X" in result.stdout
 
     def test_duplicate_in_file(self, firms: Env, make_uscc) -> None:
         rows = [record(make_uscc(1)), record(make_uscc(1)), record(make_uscc(1), severity="严重")]

@@ -1,8 +1,8 @@
 """Directories (一单两库): districts, departments, enterprises, credit records, inspectors, items.
 
-Revision ID: 23d00297f63b
+Revision ID: fd6d6c6b208e
 Revises: 
-Create Date: 2026-11-21 17:19:14.586414
+Create Date: 2026-11-21 17:38:01.580034
 
 """
 from typing import Sequence, Union
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision: str = '23d00297f63b'
+revision: str = 'fd6d6c6b208e'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -93,6 +93,7 @@ def upgrade() -> None:
     sa.Column('address', sa.String(length=512), nullable=True),
     sa.Column('new_economy_since', sa.Date(), nullable=True),
     sa.Column('key_supervision', sa.Boolean(), nullable=False),
+    sa.Column('content_hash', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('import_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.ForeignKeyConstraint(['district_code'], ['districts.code'], name=op.f('fk_enterprises_district_code_districts')),
     sa.ForeignKeyConstraint(['import_id'], ['imports.id'], name=op.f('fk_enterprises_import_id_imports')),
@@ -136,6 +137,8 @@ def upgrade() -> None:
     sa.Column('document_no', sa.String(length=128), nullable=True),
     sa.Column('effective_until', sa.Date(), nullable=True),
     sa.Column('key_hash', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('key_check', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('content_hash', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('supersedes_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('import_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('source_row', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),

@@ -1,0 +1,83 @@
+"""Reading and parsing a table in batches, in this process or in a forked child.
+
+Parsing (CSV decoding, USCC check characters, dates) is pure CPU work; in a child
+process it overlaps with the database writes of the parent, using both cores.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from credit.errors import ImportFileError
+from credit.tabular import Cell, open_table
+
+if TYPE_CHECKING:
+    from credit.importing import RowParser
+
+# Below this size a second process costs more than it saves.
+PARALLEL_FROM_BYTES = 4 << 20
+
+Parsed = tuple[int, dict[str, Any], list[tuple[str, str]], list[Cell]]
+
+
+def parsed_batches(path: Path, sheet: str | None, parser: RowParser, size: int) -> Iterator[list[Parsed]]:
+    """Batches of (row number, values, problems, cells), parsed in this process."""
+    batch: list[Parsed] = []
+    with open_table(path, sheet) as table:
+        for number, cells in table.rows:
+            values, problems = parser.parse(cells)
+            batch.append((number, values, problems, cells))
+            if len(batch) >= size:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+def _produce(path: Path, sheet: str | None, parser: RowParser, size: int, connection: Any) -> None:
+    try:
+        for batch in parsed_batches(path, sheet, parser, size):
+            connection.send_bytes(pickle.dumps(("batch", batch), protocol=pickle.HIGHEST_PROTOCOL))
+        connection.send_bytes(pickle.dumps(("done", None)))
+    except ImportFileError as exc:
+        connection.send_bytes(pickle.dumps(("error", str(exc))))
+    except BaseException as exc:  # report, never hang the parent
+        connection.send_bytes(pickle.dumps(("crash", f"{type(exc).__name__}: {exc}")))
+    finally:
+        connection.close()
+
+
+def parsed_batches_in_child(path: Path, sheet: str | None, parser: RowParser, size: int) -> Iterator[list[Parsed]]:
+    """The same batches as ``parsed_batches``, produced by a forked child process.
+
+    The pipe's buffer makes the child wait while the parent writes, so memory stays flat.
+    """
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_produce, args=(path, sheet, parser, size, sender), daemon=True)
+    child.start()
+    sender.close()
+    try:
+        while True:
+            try:
+                kind, payload = pickle.loads(receiver.recv_bytes())
+            except EOFError:
+                raise RuntimeError(f"the parsing process for {path.name} stopped unexpectedly (exit code {child.exitcode})") from None
+            if kind == "batch":
+                yield payload
+            elif kind == "done":
+                return
+            elif kind == "error":
+                raise ImportFileError(payload)
+            else:
+                raise RuntimeError(f"the parsing process for {path.name} failed: {payload}")
+    finally:
+        receiver.close()
+        child.join(timeout=5)
+        if child.is_alive():
+            child.kill()
+            child.join()
