@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import enum
 import hashlib
 from collections.abc import Iterable
 from typing import Any
@@ -12,20 +10,12 @@ _SEPARATOR = "\x1f"  # ASCII unit separator: cannot occur in parsed cell text
 
 
 def canonical(values: Iterable[Any]) -> str:
-    """One string for a sequence of typed values; None, enums, dates and flags spelled one way."""
-    parts = []
-    for value in values:
-        if value is None:
-            parts.append("")
-        elif isinstance(value, enum.Enum):
-            parts.append(str(value.value))
-        elif isinstance(value, bool):
-            parts.append("1" if value else "0")
-        elif isinstance(value, dt.date):
-            parts.append(value.isoformat())
-        else:
-            parts.append(str(value))
-    return _SEPARATOR.join(parts)
+    """One string for a sequence of typed values.
+
+    ``str`` spells each type one way: a StrEnum member as its code, a date as ISO
+    text, a flag as True/False; None becomes "" (parsed text is never empty).
+    """
+    return _SEPARATOR.join(["" if v is None else str(v) for v in values])
 
 
 def digest64(text: str) -> int:

@@ -166,6 +166,7 @@ class Enterprises(Directory):
         since = values.get("new_economy_since")
         if since is not None and since < values["registered_on"]:
             problems.append(("new_economy_since", f"四新认定日期 {since} is before the registration date {values['registered_on']}"))
+        values["content_hash"] = digest64(canonical(values[n] for n in ENTERPRISE_FIELDS))
         return problems
 
     def write(self, batch: list[Row]) -> Refusals:
@@ -185,7 +186,7 @@ class Enterprises(Directory):
         run_id = self.run.id if self.run else None
         for row in fresh:
             values = [row.values[n] for n in ENTERPRISE_FIELDS]
-            digest = digest64(canonical(values))
+            digest = row.values["content_hash"]
             old = existing.get(row.values["uscc"])
             if old is None:
                 inserts.append((row.values["uscc"], run_id, digest, *values))

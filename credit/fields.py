@@ -100,8 +100,11 @@ def boolean(cell: Cell) -> bool:
 def labeled(enum_cls: type[E]) -> Callable[[Cell], E]:
     """A member of ``enum_cls`` from its code or Chinese label."""
 
+    table = enum_cls.lookup()
+
     def parse(cell: Cell) -> E:
-        return enum_cls.parse(text(cell))
+        member = table.get(cell) if type(cell) is str else None  # exact spelling: one dict lookup
+        return member if member is not None else enum_cls.parse(text(cell))
 
     return parse
 
@@ -160,7 +163,7 @@ def optional(parse: Callable[[Cell], Any]) -> Callable[[Cell], Any]:
     """``None`` for a blank cell, else ``parse(cell)``."""
 
     def wrapper(cell: Cell) -> Any:
-        if cell is None or (isinstance(cell, str) and not cell.strip()):
+        if cell is None or cell == "" or (type(cell) is str and not cell.strip()):
             return None
         return parse(cell)
 

@@ -48,13 +48,16 @@ _seen = Table(
 )
 
 
-def record_digests(enterprise_id: int, values: dict[str, Any]) -> tuple[int, int, int]:
-    """(key_hash, key_check, content_hash): identity by document number when there is one, else by content."""
+def record_digests(values: dict[str, Any]) -> tuple[int, int, int]:
+    """(key_hash, key_check, content_hash): identity by document number when there is one, else by content.
+
+    Keyed by USCC, not by database id, so the parsing process can compute it.
+    """
     content = canonical(values[n] for n in RECORD_FIELDS)
     if values["document_no"]:
-        key = canonical((enterprise_id, values["kind"], values["document_no"]))
+        key = canonical((values["uscc"], values["kind"], values["document_no"]))
     else:
-        key = f"{enterprise_id}\x1d{content}"
+        key = f"{values['uscc']}\x1d{content}"
     key_hash, key_check = digest128(key)
     return key_hash, key_check, digest64(content)
 
@@ -96,6 +99,8 @@ class Records(Directory):
         until = values.get("effective_until")
         if until is not None and until < values["occurred_on"]:
             problems.append(("effective_until", f"影响期截止 {until} is before the record date {values['occurred_on']}"))
+        if not problems:
+            values["digests"] = record_digests(values)
         return problems
 
     @staticmethod
@@ -140,13 +145,18 @@ class Records(Directory):
             if eid is None:
                 refused.append((row, "uscc", self._unknown(row.values["uscc"])))
             else:
-                keyed.append((row, eid, record_digests(eid, row.values)))
+                keyed.append((row, eid, row.values["digests"]))
         versions = self._versions({d[0] for _, _, d in keyed})
         run_id = self.run.id if self.run else None
         inserts: list[tuple[Any, ...]] = []
         unchanged: list[tuple[int, int, int, int]] = []
         for row, eid, (key_hash, key_check, content) in keyed:
             known = versions.setdefault((key_hash, key_check), [])
+            if not known:  # the usual case on a first load: a new record
+                self.counts["inserted"] += 1
+                inserts.append((*(row.values[n] for n in RECORD_FIELDS), eid, key_hash, key_check, content, None, run_id, row.number))
+                known.append((None, content, run_id, row.number))
+                continue
             earlier = next((v for v in known if v[2] == run_id and run_id is not None), None)
             if earlier is not None:
                 what = "the same record" if earlier[1] == content else "a record with the same document number"
