@@ -105,7 +105,7 @@ def _non_blank(rows: Iterable[tuple[int, list[Cell]]]) -> Iterator[tuple[int, li
 def _open_csv(path: Path) -> Table:
     encoding = detect_encoding(path)
     fh = path.open("r", encoding=encoding, newline="")
-    reader = csv.reader(fh)
+    reader = csv.reader(fh, strict=True)
     try:
         header = next(reader)
     except StopIteration:
