@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import bindparam, select, update
 
@@ -28,94 +28,75 @@ def export_cell(value: Any) -> Cell:
     return value
 
 
-class Districts(Directory):
-    """GB/T 2260 divisions beyond the shipped Chongqing table."""
+class _CodesAndNames(Directory):
+    """A small table of unique codes with a name each; the whole table fits in memory."""
 
-    kind = "districts"
+    model: ClassVar[Any]
+    code_label: ClassVar[str]
+    name_label: ClassVar[str]
+    noun: ClassVar[str]
+    code_parser: ClassVar[Any] = staticmethod(f.bounded(32))
+    unique_names = False
 
     def columns(self) -> Sequence[Column]:
         return (
-            Column("code", "行政区划代码", f.district_code, required=True),
-            Column("name", "名称", f.bounded(64), required=True),
+            Column("code", self.code_label, self.code_parser, required=True),
+            Column("name", self.name_label, f.bounded(self.model.__table__.c.name.type.length), required=True),
         )
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self.existing = dict(self.session.execute(select(District.code, District.name)).all())
-        self.seen: dict[str, int] = {}
+        self.name_of: dict[str, str] = dict(self.session.execute(select(self.model.code, self.model.name)).all())
+        self.code_of_name = {name: code for code, name in self.name_of.items()}
 
     def write(self, batch: list[Row]) -> Refusals:
         refused: Refusals = []
         for row in batch:
             code, name = row.values["code"], row.values["name"]
-            if code in self.seen:
-                refused.append((row, "code", f"duplicate code {code} (also on row {self.seen[code]})"))
-                continue
-            self.seen[code] = row.number
-            if code not in self.existing:
-                self.session.add(District(code=code, name=name))
-                self.counts["inserted"] += 1
-            elif self.existing[code] != name:
-                self.session.execute(update(District).where(District.code == code).values(name=name))
-                self.counts["updated"] += 1
-            else:
-                self.counts["unchanged"] += 1
-        self.session.flush()
-        return refused
-
-    def export_rows(self) -> Iterator[list[Cell]]:
-        for code, name in self.session.execute(select(District.code, District.name).order_by(District.code)):
-            yield [code, name]
-
-
-class Departments(Directory):
-    """Regulating departments, keyed by code; names are unique too."""
-
-    kind = "departments"
-
-    def columns(self) -> Sequence[Column]:
-        return (
-            Column("code", "部门代码", f.bounded(32), required=True),
-            Column("name", "部门名称", f.bounded(128), required=True),
-        )
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        rows = self.session.execute(select(Department.code, Department.name)).all()
-        self.name_of = dict(rows)
-        self.code_of_name = {name: code for code, name in rows}
-        self.seen: dict[str, int] = {}
-
-    def write(self, batch: list[Row]) -> Refusals:
-        refused: Refusals = []
-        for row in batch:
-            code, name = row.values["code"], row.values["name"]
-            if code in self.seen:
-                refused.append((row, "code", f"duplicate code {code} (also on row {self.seen[code]})"))
+            earlier = self.duplicate_of(code, row)
+            if earlier is not None:
+                refused.append((row, "code", f"duplicate code {code} (also on row {earlier})"))
                 continue
             owner = self.code_of_name.get(name)
-            if owner is not None and owner != code:
-                refused.append((row, "name", f"name {name} already belongs to department {owner}"))
+            if self.unique_names and owner is not None and owner != code:
+                refused.append((row, "name", f"name {name} already belongs to {self.noun} {owner}"))
                 continue
-            self.seen[code] = row.number
             old = self.name_of.get(code)
             if old is None:
-                self.session.add(Department(code=code, name=name))
+                self.session.add(self.model(code=code, name=name))
                 self.counts["inserted"] += 1
             elif old != name:
-                self.session.execute(update(Department).where(Department.code == code).values(name=name))
+                self.session.execute(update(self.model).where(self.model.code == code).values(name=name))
                 self.code_of_name.pop(old, None)
                 self.counts["updated"] += 1
             else:
                 self.counts["unchanged"] += 1
             self.name_of[code] = name
             self.code_of_name[name] = code
-            self.session.flush()
+        self.session.flush()
         return refused
 
     def export_rows(self) -> Iterator[list[Cell]]:
-        for code, name in self.session.execute(select(Department.code, Department.name).order_by(Department.code)):
+        for code, name in self.session.execute(select(self.model.code, self.model.name).order_by(self.model.code)):
             yield [code, name]
+
+
+class Districts(_CodesAndNames):
+    """GB/T 2260 divisions beyond the shipped Chongqing table."""
+
+    kind, noun = "districts", "district"
+    model = District
+    code_label, name_label = "行政区划代码", "名称"
+    code_parser = staticmethod(f.district_code)
+
+
+class Departments(_CodesAndNames):
+    """Regulating departments, keyed by code; names are unique too."""
+
+    kind, noun = "departments", "department"
+    model = Department
+    code_label, name_label = "部门代码", "部门名称"
+    unique_names = True
 
 
 ENTERPRISE_FIELDS = (
@@ -150,7 +131,6 @@ class Enterprises(Directory):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.districts = set(self.session.scalars(select(District.code)))
-        self.seen: dict[str, int] = {}
         table = Enterprise.__table__
         self._export = select(table.c.uscc, *(table.c[n] for n in ENTERPRISE_FIELDS))
         self._update = (
@@ -173,11 +153,10 @@ class Enterprises(Directory):
         refused: Refusals = []
         fresh: list[Row] = []
         for row in batch:
-            code = row.values["uscc"]
-            if code in self.seen:
-                refused.append((row, "uscc", f"duplicate USCC {code} (also on row {self.seen[code]})"))
+            earlier = self.duplicate_of(row.values["uscc"], row)
+            if earlier is not None:
+                refused.append((row, "uscc", f"duplicate USCC {row.values['uscc']} (also on row {earlier})"))
             else:
-                self.seen[code] = row.number
                 fresh.append(row)
         lookup = select(Enterprise.uscc, Enterprise.id, Enterprise.content_hash).where(Enterprise.uscc.in_([r.values["uscc"] for r in fresh]))
         existing = {uscc: (id_, digest) for uscc, id_, digest in self.session.execute(lookup)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -104,6 +104,7 @@ class Directory:
         self.run = run
         self.today = today
         self.counts = {"inserted": 0, "updated": 0, "unchanged": 0}
+        self._first_rows: dict[Hashable, int] = {}
 
     def columns(self) -> Sequence[Column]:
         raise NotImplementedError
@@ -111,6 +112,13 @@ class Directory:
     def check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
         """Cross-column and lookup checks of one parsed row; may complete ``values``."""
         return []
+
+    def duplicate_of(self, key: Hashable, row: Row) -> int | None:
+        """The earlier row of this file with ``key``, or None (and ``row`` becomes that row)."""
+        earlier = self._first_rows.get(key)
+        if earlier is None:
+            self._first_rows[key] = row.number
+        return earlier
 
     def write(self, batch: list[Row]) -> list[tuple[Row, str, str]]:
         """Upsert a batch, counting into ``self.counts``; return (row, column, reason) refusals."""

@@ -83,7 +83,6 @@ class Inspectors(Directory):
         items = self.session.execute(select(CheckItem.code, CheckItem.category)).all()
         self.item_names = {code for code, _ in items} | {cat for _, cat in items if cat}
         self.existing = {i.inspector_no: i for i in self.session.scalars(select(Inspector))}
-        self.seen: dict[str, int] = {}
 
     def check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
         problems = self.departments.resolve(values)
@@ -121,10 +120,10 @@ class Inspectors(Directory):
         for row in batch:
             v = row.values
             number = v["inspector_id"]
-            if number in self.seen:
-                refused.append((row, "inspector_id", f"duplicate inspector id {number} (also on row {self.seen[number]})"))
+            earlier = self.duplicate_of(number, row)
+            if earlier is not None:
+                refused.append((row, "inspector_id", f"duplicate inspector id {number} (also on row {earlier})"))
                 continue
-            self.seen[number] = row.number
             scalars = {k: v[k] for k in ("name", "department_id", "certificate_no", "certificate_expires", "district_code", "station", "status")}
             wanted = {**scalars, "qualifications": sorted(v["qualifications"]), "leave": v["leave"], "conflicts": v["conflicts"]}
             inspector = self.existing.get(number)
@@ -206,7 +205,6 @@ class Items(Directory):
             (r.code, r.version): {n: getattr(r, n) for n in ITEM_FIELDS}
             for r in self.session.execute(select(t.c.code, t.c.version, *(t.c[n] for n in ITEM_FIELDS)))
         }
-        self.seen: dict[tuple[str, str], int] = {}
 
     def check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
         return self.departments.resolve(values)
@@ -217,10 +215,10 @@ class Items(Directory):
         for row in batch:
             v = row.values
             key = (v["code"], v["version"])
-            if key in self.seen:
-                refused.append((row, "code", f"duplicate item {key[0]} version {key[1]} (also on row {self.seen[key]})"))
+            earlier = self.duplicate_of(key, row)
+            if earlier is not None:
+                refused.append((row, "code", f"duplicate item {key[0]} version {key[1]} (also on row {earlier})"))
                 continue
-            self.seen[key] = row.number
             stored = {
                 "name": v["name"], "category": v["category"], "department_id": v["department_id"],
                 "legal_basis": v["legal_basis"], "kind": v["kind"], "entity_types": _codes(v["entity_types"]),
