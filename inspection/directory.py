@@ -207,7 +207,11 @@ class Items(Directory):
         }
 
     def check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
-        return self.departments.resolve(values)
+        problems = self.departments.resolve(values)
+        limit = CheckItem.__table__.c.industries.type.length
+        if len(";".join(values["industries"])) > limit:
+            problems.append(("industries", f"more than {limit} characters of industry prefixes; use shorter prefixes"))
+        return problems
 
     def write(self, batch: list[Row]) -> Refusals:
         refused: Refusals = []

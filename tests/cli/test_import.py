@@ -392,6 +392,7 @@ class TestInspectorsAndItems:
             ["X-4", "n", "", "SCJG", "依据", "一般", "", "52", "现场", "2026"],
             ["X-5", "n", "", "SCJG", "依据", "一般", "", "", "电话", "2026"],
             ["X-5", "n", "", "SCJG", "依据", "一般", "", "", "现场", "2026"],
+            ["X-6", "n", "", "SCJG", "依据", "一般", "", ";".join(f"C{n}" for n in range(13, 100)), "现场", "2026"],
         ]
         out = base.run("import", "items", str(base.csv("bad.csv", ITEM_HEADER, rows)), expect=1).stdout
         assert "row 2: department: unknown department '税务局'" in out
@@ -399,6 +400,7 @@ class TestInspectorsAndItems:
         assert "row 4: entity_types: unknown value '公司'" in out
         assert "row 5: industries: industry code '52' is not GB/T 4754" in out
         assert "row 6: method: unknown value '电话'" in out
+        assert "row 8: industries: more than 256 characters of industry prefixes" in out
         assert "row 7: code: duplicate item X-5 version 2026 (also on row 6)" not in out  # row 6 was rejected, so row 7 is the first X-5
         assert base.scalar("SELECT count(*) FROM check_items") == 2
 
