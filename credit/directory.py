@@ -9,11 +9,12 @@ from sqlalchemy import bindparam, select, update
 
 from credit import fields as f
 from credit.bulk import insert_rows
-from credit.digest import canonical, digest64
+from credit.digest import canonical, digest64, digest128
 from credit.enums import EnterpriseStatus, EntityType
 from credit.importing import Column, Directory, Row
 from credit.labels import Labeled
 from credit.models import Department, District, Enterprise
+from credit.seen import SeenKeys
 from credit.tabular import Cell
 
 Refusals = list[tuple[Row, str, str]]
@@ -131,6 +132,7 @@ class Enterprises(Directory):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.districts = set(self.session.scalars(select(District.code)))
+        self.seen = SeenKeys(self.session)
         table = Enterprise.__table__
         self._export = select(table.c.uscc, *(table.c[n] for n in ENTERPRISE_FIELDS))
         self._update = (
@@ -152,12 +154,16 @@ class Enterprises(Directory):
     def write(self, batch: list[Row]) -> Refusals:
         refused: Refusals = []
         fresh: list[Row] = []
+        # In-file duplicates: a 1M-row file must not hold its USCCs in memory, so they go to SeenKeys.
+        keys = {row.number: digest128(row.values["uscc"]) for row in batch}
+        earlier = {key: row for key, (_, row) in self.seen.find(set(keys.values())).items()}
         for row in batch:
-            earlier = self.duplicate_of(row.values["uscc"], row)
-            if earlier is not None:
-                refused.append((row, "uscc", f"duplicate USCC {row.values['uscc']} (also on row {earlier})"))
+            first = earlier.setdefault(keys[row.number], row.number)
+            if first != row.number:
+                refused.append((row, "uscc", f"duplicate USCC {row.values['uscc']} (also on row {first})"))
             else:
                 fresh.append(row)
+        self.seen.add([(*keys[row.number], 0, row.number) for row in fresh])
         lookup = select(Enterprise.uscc, Enterprise.id, Enterprise.content_hash).where(Enterprise.uscc.in_([r.values["uscc"] for r in fresh]))
         existing = {uscc: (id_, digest) for uscc, id_, digest in self.session.execute(lookup)}
         inserts: list[tuple[Any, ...]] = []

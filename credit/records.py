@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Column as SAColumn, Integer, MetaData, Table, exists, select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import aliased
 
 from credit import fields as f
@@ -16,6 +16,7 @@ from credit.enums import AbnormalGround, RecordKind, Sector, Severity
 from credit.importing import Column, Directory, Row
 from credit.models import CreditRecord, Enterprise
 from credit.result_codes import parse_result_codes
+from credit.seen import SeenKeys
 from credit.tabular import Cell
 
 RECORD_FIELDS = (
@@ -33,20 +34,6 @@ DETAIL_KIND = {
     "substantiated": RecordKind.COMPLAINT,
     "result_codes": RecordKind.SPOT_CHECK,
 }
-
-# Rows of this file found unchanged, kept so a later duplicate of them is caught too.
-# A temporary table, so memory stays flat however large the file.
-_seen = Table(
-    "import_seen_records",
-    MetaData(),
-    SAColumn("key_hash", BigInteger().with_variant(Integer(), "sqlite"), index=True),
-    SAColumn("key_check", BigInteger().with_variant(Integer(), "sqlite")),
-    SAColumn("content_hash", BigInteger().with_variant(Integer(), "sqlite")),
-    SAColumn("source_row", BigInteger().with_variant(Integer(), "sqlite")),
-    prefixes=["TEMPORARY"],
-    postgresql_on_commit="drop",
-)
-
 
 def record_digests(values: dict[str, Any]) -> tuple[int, int, int]:
     """(key_hash, key_check, content_hash): identity by document number when there is one, else by content.
@@ -85,7 +72,8 @@ class Records(Directory):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.labels = {c.name: c.label for c in self.columns()}
-        self.seen_rows = 0
+        # Rows found unchanged: kept so a later duplicate of them in this file is caught too.
+        self.seen = SeenKeys(self.session)
 
     def check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
         kind = values["kind"]
@@ -111,29 +99,19 @@ class Records(Directory):
             return str(exc)
         return f"no enterprise {code} in the directory (import enterprises first)"
 
-    def _versions(self, hashes: set[int]) -> dict[tuple[int, int], list[tuple[int | None, int, int | None, int | None]]]:
-        """Stored versions and rows of this file already seen, by key: (id, content, import id, row)."""
+    def _versions(self, keys: set[tuple[int, int]]) -> dict[tuple[int, int], list[tuple[int | None, int, int | None, int | None]]]:
+        """Stored versions and rows of this file already met, by key: (id, content, import id, row)."""
         found: dict[tuple[int, int], list[tuple[int | None, int, int | None, int | None]]] = {}
         t = CreditRecord.__table__
-        stored = select(t.c.key_hash, t.c.key_check, t.c.id, t.c.content_hash, t.c.import_id, t.c.source_row).where(t.c.key_hash.in_(hashes))
+        stored = select(t.c.key_hash, t.c.key_check, t.c.id, t.c.content_hash, t.c.import_id, t.c.source_row).where(
+            t.c.key_hash.in_({h for h, _ in keys})
+        )
         for key_hash, key_check, id_, content, import_id, row in self.session.execute(stored):
             found.setdefault((key_hash, key_check), []).append((id_, content, import_id, row))
-        if self.seen_rows:
-            run_id = self.run.id if self.run else None
-            seen = select(_seen.c.key_hash, _seen.c.key_check, _seen.c.content_hash, _seen.c.source_row).where(_seen.c.key_hash.in_(hashes))
-            for key_hash, key_check, content, row in self.session.execute(seen):
-                found.setdefault((key_hash, key_check), []).append((None, content, run_id, row))
+        run_id = self.run.id if self.run else None
+        for key, (content, row) in self.seen.find(keys).items():
+            found.setdefault(key, []).append((None, content, run_id, row))
         return found
-
-    def _remember_unchanged(self, rows: list[tuple[int, int, int, int]]) -> None:
-        if not rows:
-            return
-        connection = self.session.connection()
-        if not self.seen_rows:
-            _seen.drop(connection, checkfirst=True)
-            _seen.create(connection)
-        insert_rows(self.session, _seen, ("key_hash", "key_check", "content_hash", "source_row"), rows)
-        self.seen_rows += len(rows)
 
     def write(self, batch: list[Row]) -> Refusals:
         refused: Refusals = []
@@ -146,7 +124,7 @@ class Records(Directory):
                 refused.append((row, "uscc", self._unknown(row.values["uscc"])))
             else:
                 keyed.append((row, eid, row.values["digests"]))
-        versions = self._versions({d[0] for _, _, d in keyed})
+        versions = self._versions({(d[0], d[1]) for _, _, d in keyed})
         run_id = self.run.id if self.run else None
         inserts: list[tuple[Any, ...]] = []
         unchanged: list[tuple[int, int, int, int]] = []
@@ -173,7 +151,7 @@ class Records(Directory):
             inserts.append((*(row.values[n] for n in RECORD_FIELDS), eid, key_hash, key_check, content, latest, run_id, row.number))
             known.append((None, content, run_id, row.number))
         insert_rows(self.session, CreditRecord.__table__, INSERT_COLUMNS, inserts)
-        self._remember_unchanged(unchanged)
+        self.seen.add(unchanged)
         return refused
 
     def export_rows(self) -> Iterator[list[Cell]]:
