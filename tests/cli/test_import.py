@@ -465,3 +465,24 @@ class TestLogging:
         assert len(finished) == 1
         assert finished[0]["command"] == "import" and finished[0]["inserted"] == 1 and "seconds" in finished[0]
         assert "command_finished" not in result.stdout
+
+    def test_failure_logs_command_failed(self, base: Env) -> None:
+        path = base.csv("e.csv", ENTERPRISE_HEADER, [enterprise("bad")])
+        result = base.run("import", "enterprises", str(path), expect=1)
+        events = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+        failed = [e for e in events if e["event"] == "command_failed"]
+        assert len(failed) == 1 and failed[0]["rejected"] == 1 and failed[0]["level"] == "error"
+
+    def test_level_and_console_format(self, base: Env, make_uscc) -> None:
+        """--log-level warning drops the info summary; --log-format console renders text, not JSON."""
+        from click.testing import CliRunner
+
+        from cli.main import cli
+
+        path = base.csv("e.csv", ENTERPRISE_HEADER, [enterprise(make_uscc(1))])
+        quiet = CliRunner().invoke(cli, ["--database-url", base.url, "--log-format", "json", "--log-level", "warning", "import", "enterprises", str(path)])
+        assert quiet.exit_code == 0 and "command_finished" not in quiet.stderr
+        console = CliRunner().invoke(cli, ["--database-url", base.url, "--log-format", "console", "export", "enterprises", str(base.tmp / "x.csv")])
+        assert console.exit_code == 0
+        assert "command_finished" in console.stderr and not console.stderr.lstrip().startswith("{")
+
