@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import aliased
 
 from credit import fields as f
@@ -16,7 +16,7 @@ from credit.enums import AbnormalGround, RecordKind, Sector, Severity
 from credit.importing import Column, Directory, Row
 from credit.models import CreditRecord, Enterprise
 from credit.result_codes import parse_result_codes
-from credit.seen import SeenKeys
+from credit.seen import Key, SeenKeys
 from credit.tabular import Cell
 
 RECORD_FIELDS = (
@@ -34,6 +34,15 @@ DETAIL_KIND = {
     "substantiated": RecordKind.COMPLAINT,
     "result_codes": RecordKind.SPOT_CHECK,
 }
+
+class Version(NamedTuple):
+    """A known version of a record key: stored id (None if not stored before), content digest,
+    and its row number when it comes from the file being imported."""
+
+    id: int | None
+    content: int
+    row_in_file: int | None
+
 
 def record_digests(values: dict[str, Any]) -> tuple[int, int, int]:
     """(key_hash, key_check, content_hash): identity by document number when there is one, else by content.
@@ -74,6 +83,8 @@ class Records(Directory):
         self.labels = {c.name: c.label for c in self.columns()}
         # Rows found unchanged: kept so a later duplicate of them in this file is caught too.
         self.seen = SeenKeys(self.session)
+        # Records with a larger id were written after this import started.
+        self.id_floor = self.session.scalar(select(func.max(CreditRecord.id))) or 0
 
     def check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
         kind = values["kind"]
@@ -99,19 +110,25 @@ class Records(Directory):
             return str(exc)
         return f"no enterprise {code} in the directory (import enterprises first)"
 
-    def _versions(self, keys: set[tuple[int, int]]) -> dict[tuple[int, int], list[tuple[int | None, int, int | None, int | None]]]:
-        """Stored versions and rows of this file already met, by key: (id, content, import id, row)."""
-        found: dict[tuple[int, int], list[tuple[int | None, int, int | None, int | None]]] = {}
+    def _versions(self, enterprise_ids: set[int], keys: set[Key]) -> dict[Key, list[Version]]:
+        """Every known version of these keys: stored ones, and rows of this file met before."""
+        found: dict[Key, list[Version]] = {}
         t = CreditRecord.__table__
-        stored = select(t.c.key_hash, t.c.key_check, t.c.id, t.c.content_hash, t.c.import_id, t.c.source_row).where(
-            t.c.key_hash.in_({h for h, _ in keys})
-        )
-        for key_hash, key_check, id_, content, import_id, row in self.session.execute(stored):
-            found.setdefault((key_hash, key_check), []).append((id_, content, import_id, row))
-        run_id = self.run.id if self.run else None
+        # Answered from the covering index (enterprise_id, key_hash, key_check, content_hash).
+        stored = select(t.c.key_hash, t.c.key_check, t.c.content_hash, t.c.id).where(t.c.enterprise_id.in_(enterprise_ids))
+        for key_hash, key_check, content, id_ in self.session.execute(stored):
+            if (key_hash, key_check) in keys:
+                found.setdefault((key_hash, key_check), []).append(self._stored_version(id_, content))
         for key, (content, row) in self.seen.find(keys).items():
-            found.setdefault(key, []).append((None, content, run_id, row))
+            found.setdefault(key, []).append(Version(None, content, row))
         return found
+
+    def _stored_version(self, id_: int, content: int) -> Version:
+        if id_ <= self.id_floor:
+            return Version(id_, content, None)
+        # Newer than this import's start: written by this file, unless another import committed meanwhile.
+        import_id, row = self.session.execute(select(CreditRecord.import_id, CreditRecord.source_row).where(CreditRecord.id == id_)).one()
+        return Version(id_, content, row if self.run is not None and import_id == self.run.id else None)
 
     def write(self, batch: list[Row]) -> Refusals:
         refused: Refusals = []
@@ -124,32 +141,26 @@ class Records(Directory):
                 refused.append((row, "uscc", self._unknown(row.values["uscc"])))
             else:
                 keyed.append((row, eid, row.values["digests"]))
-        versions = self._versions({(d[0], d[1]) for _, _, d in keyed})
+        versions = self._versions({eid for _, eid, _ in keyed}, {(d[0], d[1]) for _, _, d in keyed})
         run_id = self.run.id if self.run else None
         inserts: list[tuple[Any, ...]] = []
         unchanged: list[tuple[int, int, int, int]] = []
         for row, eid, (key_hash, key_check, content) in keyed:
             known = versions.setdefault((key_hash, key_check), [])
-            if not known:  # the usual case on a first load: a new record
-                self.counts["inserted"] += 1
-                inserts.append((*(row.values[n] for n in RECORD_FIELDS), eid, key_hash, key_check, content, None, run_id, row.number))
-                known.append((None, content, run_id, row.number))
-                continue
-            earlier = next((v for v in known if v[2] == run_id and run_id is not None), None)
+            earlier = next((v for v in known if v.row_in_file is not None), None)
             if earlier is not None:
-                what = "the same record" if earlier[1] == content else "a record with the same document number"
-                refused.append((row, "", f"duplicate: {what} is on row {earlier[3]}"))
+                what = "the same record" if earlier.content == content else "a record with the same document number"
+                refused.append((row, "", f"duplicate: {what} is on row {earlier.row_in_file}"))
                 continue
-            if any(v[1] == content for v in known):
+            if any(v.content == content for v in known):
                 # Equal to a stored version: re-importing an old file never flips a correction back.
                 self.counts["unchanged"] += 1
                 unchanged.append((key_hash, key_check, content, row.number))
-                known.append((None, content, run_id, row.number))
-                continue
-            latest = max((v[0] for v in known if v[0] is not None), default=None)
-            self.counts["updated" if latest is not None else "inserted"] += 1
-            inserts.append((*(row.values[n] for n in RECORD_FIELDS), eid, key_hash, key_check, content, latest, run_id, row.number))
-            known.append((None, content, run_id, row.number))
+            else:
+                latest = max((v.id for v in known if v.id is not None), default=None)
+                self.counts["updated" if latest is not None else "inserted"] += 1
+                inserts.append((*(row.values[n] for n in RECORD_FIELDS), eid, key_hash, key_check, content, latest, run_id, row.number))
+            known.append(Version(None, content, row.number))
         insert_rows(self.session, CreditRecord.__table__, INSERT_COLUMNS, inserts)
         self.seen.add(unchanged)
         return refused

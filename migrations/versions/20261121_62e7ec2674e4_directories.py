@@ -1,8 +1,8 @@
 """Directories (一单两库): districts, departments, enterprises, credit records, inspectors, items.
 
-Revision ID: fd6d6c6b208e
+Revision ID: 62e7ec2674e4
 Revises: 
-Create Date: 2026-11-21 17:38:01.580034
+Create Date: 2026-11-21 18:00:57.946202
 
 """
 from typing import Sequence, Union
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision: str = 'fd6d6c6b208e'
+revision: str = '62e7ec2674e4'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -153,8 +153,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_credit_records'))
     )
     with op.batch_alter_table('credit_records', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_credit_records_enterprise_id'), ['enterprise_id'], unique=False)
-        batch_op.create_index('ix_credit_records_key_hash', ['key_hash'], unique=False)
+        batch_op.create_index('ix_credit_records_enterprise_key', ['enterprise_id', 'key_hash', 'key_check', 'content_hash'], unique=False)
         batch_op.create_index(batch_op.f('ix_credit_records_supersedes_id'), ['supersedes_id'], unique=False)
 
     op.create_table('inspector_conflicts',
@@ -190,8 +189,7 @@ def downgrade() -> None:
     op.drop_table('inspector_conflicts')
     with op.batch_alter_table('credit_records', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_credit_records_supersedes_id'))
-        batch_op.drop_index('ix_credit_records_key_hash')
-        batch_op.drop_index(batch_op.f('ix_credit_records_enterprise_id'))
+        batch_op.drop_index('ix_credit_records_enterprise_key')
 
     op.drop_table('credit_records')
     with op.batch_alter_table('inspectors', schema=None) as batch_op:
