@@ -176,7 +176,7 @@ class Enterprises(Directory):
             if old is None:
                 inserts.append((row.values["uscc"], run_id, digest, *values))
             elif old[1] != digest:
-                updates.append({"_id": old[0], "import_id": run_id, "content_hash": digest, **dict(zip(ENTERPRISE_FIELDS, values))})
+                updates.append({"_id": old[0], "import_id": run_id, "content_hash": digest, **dict(zip(ENTERPRISE_FIELDS, values, strict=True))})
             else:
                 self.counts["unchanged"] += 1
         if inserts:

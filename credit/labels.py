@@ -36,7 +36,7 @@ class Labeled(enum.StrEnum):
                 table[member.value.casefold()] = member
                 for label in member.labels:
                     table[label] = member
-            setattr(cls, "_lookup_table", table)
+            cls._lookup_table = table  # built once per enum, on first use
         return table
 
     @classmethod

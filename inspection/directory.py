@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -30,7 +31,7 @@ def leave_periods(cell: Cell) -> list[tuple[dt.date, dt.date]]:
             raise ValueError(f"leave {token!r} ends before it starts")
         periods.append((first, last))
     periods.sort()
-    for (_, end), (start, _) in zip(periods, periods[1:]):
+    for (_, end), (start, _) in itertools.pairwise(periods):
         if start <= end:
             raise ValueError(f"leave periods overlap around {start}")
     return periods

@@ -210,7 +210,7 @@ class TestFileProblems:
 
     def test_wrong_encoding(self, env: Env) -> None:
         path = env.tmp / "latin.csv"
-        path.write_bytes("uscc,name\n".encode() + bytes([0xFF, 0xFE, 0x80, 0x81, 0xFF]) + b"\n")
+        path.write_bytes(b"uscc,name\n" + bytes([0xFF, 0xFE, 0x80, 0x81, 0xFF]) + b"\n")
         self.check(env, path, "latin.csv: the file is neither UTF-8 nor GB18030 text")
 
     def test_utf16_is_refused(self, env: Env) -> None:
