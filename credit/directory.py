@@ -105,7 +105,7 @@ ENTERPRISE_FIELDS = (
     "station", "industry_code", "address", "new_economy_since", "key_supervision",
 )
 
-INSERT_COLUMNS = ("uscc", "import_id", "content_hash", *ENTERPRISE_FIELDS)
+INSERT_COLUMNS = ("uscc", "import_id", "source_row", "content_hash", *ENTERPRISE_FIELDS)
 
 
 class Enterprises(Directory):
@@ -138,7 +138,7 @@ class Enterprises(Directory):
         self._update = (
             update(table)
             .where(table.c.id == bindparam("_id"))
-            .values({n: bindparam(n) for n in (*ENTERPRISE_FIELDS, "content_hash", "import_id")})
+            .values({n: bindparam(n) for n in (*ENTERPRISE_FIELDS, "content_hash", "import_id", "source_row")})
         )
 
     def check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
@@ -153,32 +153,38 @@ class Enterprises(Directory):
 
     def write(self, batch: list[Row]) -> Refusals:
         refused: Refusals = []
-        fresh: list[Row] = []
-        # In-file duplicates: a 1M-row file must not hold its USCCs in memory, so they go to SeenKeys.
+        lookup = select(Enterprise.uscc, Enterprise.id, Enterprise.content_hash, Enterprise.import_id, Enterprise.source_row).where(
+            Enterprise.uscc.in_([r.values["uscc"] for r in batch])
+        )
+        existing = {r.uscc: r for r in self.session.execute(lookup)}
+        run_id = self.run.id if self.run else None
+        # Where each USCC was first met in this file: rows this import wrote carry its id; rows it
+        # found unchanged are in SeenKeys (a temporary table, so a 1M-row file costs no memory).
         keys = {row.number: digest128(row.values["uscc"]) for row in batch}
-        earlier = {key: row for key, (_, row) in self.seen.find(set(keys.values())).items()}
-        for row in batch:
-            first = earlier.setdefault(keys[row.number], row.number)
-            if first != row.number:
-                refused.append((row, "uscc", f"duplicate USCC {row.values['uscc']} (also on row {first})"))
-            else:
-                fresh.append(row)
-        self.seen.add([(*keys[row.number], 0, row.number) for row in fresh])
-        lookup = select(Enterprise.uscc, Enterprise.id, Enterprise.content_hash).where(Enterprise.uscc.in_([r.values["uscc"] for r in fresh]))
-        existing = {uscc: (id_, digest) for uscc, id_, digest in self.session.execute(lookup)}
+        first_row = {key: row for key, (_, row) in self.seen.find(set(keys.values())).items()}
+        for old in existing.values():
+            if run_id is not None and old.import_id == run_id:
+                first_row[digest128(old.uscc)] = old.source_row
         inserts: list[tuple[Any, ...]] = []
         updates: list[dict[str, Any]] = []
-        run_id = self.run.id if self.run else None
-        for row in fresh:
+        unchanged: list[tuple[int, int, int, int]] = []
+        for row in batch:
+            key = keys[row.number]
+            first = first_row.setdefault(key, row.number)
+            if first != row.number:
+                refused.append((row, "uscc", f"duplicate USCC {row.values['uscc']} (also on row {first})"))
+                continue
             values = [row.values[n] for n in ENTERPRISE_FIELDS]
             digest = row.values["content_hash"]
             old = existing.get(row.values["uscc"])
             if old is None:
-                inserts.append((row.values["uscc"], run_id, digest, *values))
-            elif old[1] != digest:
-                updates.append({"_id": old[0], "import_id": run_id, "content_hash": digest, **dict(zip(ENTERPRISE_FIELDS, values, strict=True))})
+                inserts.append((row.values["uscc"], run_id, row.number, digest, *values))
+            elif old.content_hash != digest:
+                updates.append({"_id": old.id, "import_id": run_id, "source_row": row.number, "content_hash": digest, **dict(zip(ENTERPRISE_FIELDS, values, strict=True))})
             else:
                 self.counts["unchanged"] += 1
+                unchanged.append((*key, digest, row.number))
+        self.seen.add(unchanged)
         if inserts:
             insert_rows(self.session, Enterprise.__table__, INSERT_COLUMNS, inserts)
             self.counts["inserted"] += len(inserts)

@@ -66,7 +66,9 @@ class Enterprise(Base):
     key_supervision: Mapped[bool] = mapped_column(default=False)
     # Digest of the fields above, so a re-import compares one integer per enterprise.
     content_hash: Mapped[int]
+    # The import (and row of its file) that last wrote this entry.
     import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"))
+    source_row: Mapped[int | None]
 
 
 class CreditRecord(Base):

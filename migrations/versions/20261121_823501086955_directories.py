@@ -1,8 +1,8 @@
 """Directories (一单两库): districts, departments, enterprises, credit records, inspectors, items.
 
-Revision ID: 62e7ec2674e4
+Revision ID: 823501086955
 Revises: 
-Create Date: 2026-11-21 18:00:57.946202
+Create Date: 2026-11-21 18:07:18.921671
 
 """
 from typing import Sequence, Union
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision: str = '62e7ec2674e4'
+revision: str = '823501086955'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -95,6 +95,7 @@ def upgrade() -> None:
     sa.Column('key_supervision', sa.Boolean(), nullable=False),
     sa.Column('content_hash', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('import_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('source_row', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.ForeignKeyConstraint(['district_code'], ['districts.code'], name=op.f('fk_enterprises_district_code_districts')),
     sa.ForeignKeyConstraint(['import_id'], ['imports.id'], name=op.f('fk_enterprises_import_id_imports')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_enterprises')),
