@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 import structlog
 from sqlalchemy import Engine
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import sessionmaker
 
 from credit.db import make_engine, make_sessionmaker
@@ -73,7 +74,11 @@ def summary(command: str, **fields: Any) -> Iterator[dict[str, Any]]:
 
 
 def domain_errors(func: F) -> F:
-    """Turn domain errors into click errors (exit 1) so users never see a traceback."""
+    """Turn domain and connection errors into click errors so users never see a traceback.
+
+    A malformed database URL is a usage error (exit 2); a database that cannot be reached
+    or refuses the work, and any domain error, exit 1.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -81,5 +86,10 @@ def domain_errors(func: F) -> F:
             return func(*args, **kwargs)
         except SpotcheckError as exc:
             raise click.ClickException(str(exc)) from exc
+        except sa_exc.ArgumentError as exc:
+            raise click.UsageError(f"invalid --database-url: {exc}") from exc
+        except sa_exc.OperationalError as exc:
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            raise click.ClickException(f"database error: {reason}") from exc
 
     return wrapper  # type: ignore[return-value]

@@ -52,3 +52,18 @@ def test_pure_core_modules_do_not_import_sqlalchemy() -> None:
     """Field parsers and table readers stay free of SQLAlchemy (a pure core)."""
     code = "import sys, credit.fields, credit.tabular, credit.labels; assert 'sqlalchemy' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+class TestConnectionErrors:
+    def test_malformed_url_is_a_usage_error(self, tmp_path) -> None:
+        result = Env("nosuchdriver://x", tmp_path).run("db", "current", expect=2)
+        assert "invalid --database-url" in result.stderr and "Traceback" not in result.stderr
+
+    def test_unreachable_server_is_one_line(self, tmp_path) -> None:
+        env = Env("postgresql+psycopg://postgres@127.0.0.1:1/test?connect_timeout=2", tmp_path)
+        result = env.run("import", "departments", str(env.csv("d.csv", ["code", "name"], [["A", "B"]])), expect=1)
+        assert result.stderr.count("Error: database error:") == 1 and "Traceback" not in result.stderr
+
+    def test_unwritable_sqlite_path(self, tmp_path) -> None:
+        result = Env(f"sqlite:///{tmp_path}/no/such/dir/x.db", tmp_path).run("db", "upgrade", expect=1)
+        assert "Error: database error: unable to open database file" in result.stderr
