@@ -20,6 +20,10 @@ def _native_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(v.value if isinstance(v, enum.Enum) else v for v in row)
 
 
+# Below this many rows a staging table costs more than it saves.
+STAGE_FROM_ROWS = 200
+
+
 def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
     """INSERT ``rows`` (tuples in ``columns`` order) with one ``executemany`` in the session's transaction."""
     if not rows:
@@ -32,4 +36,16 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: li
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
         f"VALUES ({', '.join([mark] * len(columns))})"
     )
-    connection.exec_driver_sql(sql, rows if dialect.name == "sqlite" else [_native_row(r) for r in rows])
+    if dialect.name != "sqlite":
+        connection.exec_driver_sql(sql, [_native_row(r) for r in rows])
+    elif len(rows) < STAGE_FROM_ROWS or table.name.startswith("import_seen"):
+        connection.exec_driver_sql(sql, rows)
+    else:
+        # Binding straight into a table with foreign keys, CHECKs and indexes cost 21 µs a row
+        # here; binding into a bare temporary table and copying with one INSERT … SELECT, 12 µs.
+        names = ", ".join(quote(c) for c in columns)
+        stage = quote(f"stage_{table.name}")
+        connection.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {names} FROM {quote(table.name)} WHERE 0")
+        connection.exec_driver_sql(f"INSERT INTO temp.{stage} ({names}) VALUES ({', '.join([mark] * len(columns))})", rows)
+        connection.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) SELECT {names} FROM temp.{stage} ORDER BY rowid")
+        connection.exec_driver_sql(f"DELETE FROM temp.{stage}")

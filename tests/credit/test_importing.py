@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from credit.directory import Departments, Enterprises
 from credit.errors import ImportFileError
 from credit.importing import ImportRejected, run_import
 from credit.models import Enterprise
+from credit.tabular import write_table
 from migrations import alembic_config
 
 
@@ -68,3 +70,23 @@ class TestParallelParsing:
         for parallel in (False, True):
             with pytest.raises(ImportFileError, match="not readable CSV"), sessions.begin() as session:
                 run_import(session, Departments, path, parallel=parallel)
+
+
+class TestStagedInserts:
+    def test_staged_rows_read_back_typed_and_in_file_order(self, sessions, tmp_path: Path, make_uscc) -> None:
+        """Batches of 200+ rows go through a SQLite staging table: ids follow the file, types survive."""
+        path = write_enterprises(tmp_path / "e.csv", make_uscc, 450)
+        with sessions.begin() as session:
+            run_import(session, Enterprises, path, parallel=False)
+        with sessions.begin() as session:
+            rows = session.execute(select(Enterprise.source_row, Enterprise.registered_on, Enterprise.entity_type, Enterprise.key_supervision).order_by(Enterprise.id)).all()
+        assert [r.source_row for r in rows] == list(range(2, 452))
+        first = rows[0]
+        assert first.registered_on.isoformat() == "2015-03-01"
+        assert first.entity_type.label == "企业" and first.key_supervision is False
+        out = tmp_path / "out.csv"
+        with sessions.begin() as session:
+            directory = Enterprises(session, None, dt.date.today())
+            write_table(out, directory.export_header(directory.columns(), english=True), directory.export_rows())
+        with sessions.begin() as session:
+            assert run_import(session, Enterprises, out, parallel=False).unchanged == 450
