@@ -24,8 +24,12 @@ def _native_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
 STAGE_FROM_ROWS = 200
 
 
-def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-    """INSERT ``rows`` (tuples in ``columns`` order) with one ``executemany`` in the session's transaction."""
+def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]], *, stage: bool = True) -> None:
+    """INSERT ``rows`` (tuples in ``columns`` order) in the session's transaction.
+
+    On SQLite, batches of ``STAGE_FROM_ROWS`` or more go through a staging table unless
+    ``stage`` is false (for tables that are themselves temporary and unconstrained).
+    """
     if not rows:
         return
     connection = session.connection()
@@ -38,14 +42,14 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: li
     )
     if dialect.name != "sqlite":
         connection.exec_driver_sql(sql, [_native_row(r) for r in rows])
-    elif len(rows) < STAGE_FROM_ROWS or table.name.startswith("import_seen"):
+    elif not stage or len(rows) < STAGE_FROM_ROWS:
         connection.exec_driver_sql(sql, rows)
     else:
         # Binding straight into a table with foreign keys, CHECKs and indexes cost 21 µs a row
         # here; binding into a bare temporary table and copying with one INSERT … SELECT, 12 µs.
         names = ", ".join(quote(c) for c in columns)
-        stage = quote(f"stage_{table.name}")
-        connection.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {names} FROM {quote(table.name)} WHERE 0")
-        connection.exec_driver_sql(f"INSERT INTO temp.{stage} ({names}) VALUES ({', '.join([mark] * len(columns))})", rows)
-        connection.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) SELECT {names} FROM temp.{stage} ORDER BY rowid")
-        connection.exec_driver_sql(f"DELETE FROM temp.{stage}")
+        staging = quote(f"stage_{table.name}")
+        connection.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {staging} AS SELECT {names} FROM {quote(table.name)} WHERE 0")
+        connection.exec_driver_sql(f"INSERT INTO temp.{staging} ({names}) VALUES ({', '.join([mark] * len(columns))})", rows)
+        connection.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) SELECT {names} FROM temp.{staging} ORDER BY rowid")
+        connection.exec_driver_sql(f"DELETE FROM temp.{staging}")

@@ -47,5 +47,5 @@ class SeenKeys:
             # A table left by an earlier import on this pooled connection is dropped first.
             _table.drop(connection, checkfirst=True)
             _table.create(connection)
-        insert_rows(self.session, _table, ("key_hash", "key_check", "content_hash", "source_row"), rows)
+        insert_rows(self.session, _table, ("key_hash", "key_check", "content_hash", "source_row"), rows, stage=False)
         self.count += len(rows)
