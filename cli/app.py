@@ -91,5 +91,7 @@ def domain_errors(func: F) -> F:
         except sa_exc.OperationalError as exc:
             reason = str(exc.orig or exc).strip().splitlines()[0]
             raise click.ClickException(f"database error: {reason}") from exc
+        except OSError as exc:  # an output file in a missing or read-only folder
+            raise click.ClickException(f"{exc.filename or 'file'}: {exc.strerror or exc}") from exc
 
     return wrapper  # type: ignore[return-value]

@@ -449,6 +449,10 @@ class TestExport:
         formula_cell = next(c for c in cells if str(c.value).startswith("="))
         assert formula_cell.data_type == "s"
 
+    def test_unwritable_target_is_one_line(self, loaded: Env) -> None:
+        result = loaded.run("export", "enterprises", str(loaded.tmp / "missing" / "e.csv"), expect=1)
+        assert "missing/e.csv: No such file or directory" in result.stderr and "Traceback" not in result.stderr
+
     def test_chinese_headers_by_default(self, loaded: Env) -> None:
         path = loaded.tmp / "e.csv"
         loaded.run("export", "enterprises", str(path))
