@@ -48,29 +48,14 @@ HERE = Path(__file__).resolve().parent
 # Reference tables
 # ---------------------------------------------------------------------------------------------
 
-# GB/T 2260 codes of Chongqing, as shipped by the first migration (read from it when available).
-_CHONGQING_FALLBACK = [
-    ("500101", "万州区"), ("500102", "涪陵区"), ("500103", "渝中区"), ("500104", "大渡口区"),
-    ("500105", "江北区"), ("500106", "沙坪坝区"), ("500107", "九龙坡区"), ("500108", "南岸区"),
-    ("500109", "北碚区"), ("500110", "綦江区"), ("500111", "大足区"), ("500112", "渝北区"),
-    ("500113", "巴南区"), ("500114", "黔江区"), ("500115", "长寿区"), ("500116", "江津区"),
-    ("500117", "合川区"), ("500118", "永川区"), ("500119", "南川区"), ("500120", "璧山区"),
-    ("500151", "铜梁区"), ("500152", "潼南区"), ("500153", "荣昌区"), ("500154", "开州区"),
-    ("500155", "梁平区"), ("500156", "武隆区"), ("500229", "城口县"), ("500230", "丰都县"),
-    ("500231", "垫江县"), ("500233", "忠县"), ("500235", "云阳县"), ("500236", "奉节县"),
-    ("500237", "巫山县"), ("500238", "巫溪县"), ("500240", "石柱土家族自治县"),
-    ("500241", "秀山土家族苗族自治县"), ("500242", "酉阳土家族苗族自治县"), ("500243", "彭水苗族土家族自治县"),
-]
-
-
 def chongqing_districts() -> list[tuple[str, str]]:
-    """The CHONGQING list of the directories migration (the codes the database knows)."""
+    """The CHONGQING list of the directories migration: the one copy of the codes the database knows."""
     for path in sorted((HERE.parent / "migrations" / "versions").glob("*_directories.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in tree.body:
             if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "CHONGQING" for t in node.targets):
                 return [tuple(pair) for pair in ast.literal_eval(node.value)]
-    return list(_CHONGQING_FALLBACK)
+    raise SystemExit("bench/generate.py: no CHONGQING list in migrations/versions/*_directories.py")
 
 
 # Rough relative number of market entities per district (urban districts are bigger).
@@ -916,7 +901,7 @@ def check_pools() -> None:
                 collect(k)
                 collect(v)
 
-    for pool in (_CHONGQING_FALLBACK, chongqing_districts(), TOWNS, GENERIC_TOWNS, ROADS, SURNAMES, GIVEN, TRADE_CHARS, PROFILES,
+    for pool in (chongqing_districts(), TOWNS, GENERIC_TOWNS, ROADS, SURNAMES, GIVEN, TRADE_CHARS, PROFILES,
                  COOP_PROFILES, ENTITY_TYPES, STATUSES, STATUS_RESULT, RESULTS, GROUNDS, SEVERITIES, DISTRICT_ABBR, KIND_LABEL):
         collect(pool)
     bad = [t for t in texts if any(c in t for c in ',"\r\n')]
