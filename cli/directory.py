@@ -82,7 +82,7 @@ def import_cmd(app: App, kind: str, file: Path, sheet: str | None, skip_invalid:
         finally:
             if writer is not None:
                 writer.close()
-        facts.update(report.counts(), import_id=report.import_id, rows_per_s=_rate(report))
+        facts.update(report.counts(), import_id=report.import_id, encoding=report.encoding, rows_per_s=_rate(report))
         _echo_report(report, as_json)
 
 

@@ -181,40 +181,68 @@ def unneutralise(value: str) -> str:
     return value
 
 
-def write_table(path: Path, header: Sequence[str], rows: Iterable[Sequence[Cell]], sheet_title: str = "Sheet1") -> int:
-    """Write a CSV (UTF-8 with BOM, for Excel) or XLSX file, streaming; returns the row count."""
-    fmt = table_format(path)
-    count = 0
-    if fmt == "csv":
-        with path.open("w", encoding="utf-8-sig", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(header)
-            for row in rows:
-                writer.writerow(["" if v is None else neutralise(v) if isinstance(v, str) else _text(v) for v in row])
-                count += 1
-        return count
-    import openpyxl
-    from openpyxl.cell import WriteOnlyCell
+class TableWriter:
+    """Writes a CSV (UTF-8 with BOM, for Excel) or XLSX file row by row, neutralising formulas."""
 
-    book = openpyxl.Workbook(write_only=True)
-    ws = book.create_sheet(sheet_title)
-    ws.append(list(header))
-    for row in rows:
-        count += 1
-        if count + 1 > XLSX_MAX_ROWS:
-            raise ExportError(f"{path.name}: more than {XLSX_MAX_ROWS - 1} rows do not fit in .xlsx; export to .csv")
+    def __init__(self, path: Path, header: Sequence[str], sheet_title: str = "Sheet1") -> None:
+        self.path = path
+        self.format = table_format(path)
+        self.count = 0
+        if self.format == "csv":
+            self._fh = path.open("w", encoding="utf-8-sig", newline="")
+            self._csv = csv.writer(self._fh)
+            self._csv.writerow(header)
+        else:
+            import openpyxl
+
+            # A write-only workbook spools rows to a temporary file: memory stays flat.
+            self._book = openpyxl.Workbook(write_only=True)
+            self._sheet = self._book.create_sheet(sheet_title)
+            self._sheet.append(list(header))
+
+    def append(self, row: Sequence[Cell]) -> None:
+        self.count += 1
+        if self.format == "csv":
+            self._csv.writerow(["" if v is None else neutralise(v) if isinstance(v, str) else _text(v) for v in row])
+            return
+        if self.count + 1 > XLSX_MAX_ROWS:
+            raise ExportError(f"{self.path.name}: more than {XLSX_MAX_ROWS - 1} rows do not fit in .xlsx; export to .csv")
+        from openpyxl.cell import WriteOnlyCell
+
         cells = []
         for value in row:
-            cell = WriteOnlyCell(ws, value=value)
+            cell = WriteOnlyCell(self._sheet, value=value)
             if isinstance(value, str):
                 # openpyxl would turn a leading "=" into a formula; force a text cell instead.
                 cell.data_type = "s"
             elif isinstance(value, dt.date):
                 cell.number_format = "yyyy-mm-dd"
             cells.append(cell)
-        ws.append(cells)
-    book.save(path)
-    return count
+        self._sheet.append(cells)
+
+    def close(self) -> None:
+        """Finish the file (an XLSX file is only written here)."""
+        if self.format == "csv":
+            self._fh.close()
+        else:
+            self._book.save(self.path)
+
+
+def write_table(path: Path, header: Sequence[str], rows: Iterable[Sequence[Cell]], sheet_title: str = "Sheet1") -> int:
+    """Write ``rows`` under ``header`` to a .csv or .xlsx file, streaming; returns the row count.
+
+    On an error nothing is saved for XLSX; a CSV may be left partly written.
+    """
+    writer = TableWriter(path, header, sheet_title)
+    try:
+        for row in rows:
+            writer.append(row)
+    except BaseException:
+        if writer.format == "csv":
+            writer.close()
+        raise
+    writer.close()
+    return writer.count
 
 
 def _text(value: Cell) -> str:
@@ -233,42 +261,14 @@ class RejectWriter:
     HEADER = ("行号(row)", "列(column)", "原因(reason)")
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self.format = table_format(path)
-        self._rows: list[list[Cell]] = []
-        self._writer: Any = None
-        self._fh: Any = None
-        self._width = 0
+        self._writer = TableWriter(path, self.HEADER, sheet_title="rejects")
 
     def write(self, rejection: Any) -> None:
-        """Append one rejection (``credit.importing.Rejection``)."""
+        """Append one rejection (``credit.importing.Rejection``) followed by its original cells."""
         columns = "; ".join(col for col, _ in rejection.problems if col)
         reasons = "; ".join(reason for _, reason in rejection.problems)
-        self._rows.append([rejection.row, columns, reasons, *rejection.cells])
-        if len(self._rows) >= 1000:
-            self._drain()
-
-    def _drain(self) -> None:
-        if self.format == "csv":
-            if self._fh is None:
-                self._fh = self.path.open("w", encoding="utf-8-sig", newline="")
-                self._writer = csv.writer(self._fh)
-                self._writer.writerow(self.HEADER)
-            for row in self._rows:
-                self._writer.writerow(["" if v is None else neutralise(v) if isinstance(v, str) else _text(v) for v in row])
-            self._rows.clear()
+        self._writer.append([rejection.row, columns, reasons, *rejection.cells])
 
     def close(self) -> None:
         """Finish the file; an empty rejects file still gets its header."""
-        if self.format == "csv":
-            self._drain()
-            if self._fh is None:
-                self._drain_header_only()
-            else:
-                self._fh.close()
-            return
-        write_table(self.path, self.HEADER, self._rows, sheet_title="rejects")
-
-    def _drain_header_only(self) -> None:
-        with self.path.open("w", encoding="utf-8-sig", newline="") as fh:
-            csv.writer(fh).writerow(self.HEADER)
+        self._writer.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -84,6 +85,7 @@ class Inspectors(Directory):
         items = self.session.execute(select(CheckItem.code, CheckItem.category)).all()
         self.item_names = {code for code, _ in items} | {cat for _, cat in items if cat}
         self.existing = {i.inspector_no: i for i in self.session.scalars(select(Inspector))}
+        self._load_children()
 
     def check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
         problems = self.departments.resolve(values)
@@ -102,6 +104,18 @@ class Inspectors(Directory):
                 problems.append(("certificate_expires", f"an active (在岗) inspector's certificate expired on {expires}"))
         return problems
 
+    def _load_children(self) -> None:
+        """Qualifications, leave and conflicts of every inspector, in three queries."""
+        self.qualifications: dict[int, list[str]] = defaultdict(list)
+        self.leave: dict[int, list[tuple[dt.date, dt.date]]] = defaultdict(list)
+        self.conflicts: dict[int, list[str]] = defaultdict(list)
+        for inspector_id, item in self.session.execute(select(InspectorQualification.inspector_id, InspectorQualification.item)):
+            self.qualifications[inspector_id].append(item)
+        for inspector_id, starts, ends in self.session.execute(select(InspectorLeave.inspector_id, InspectorLeave.starts_on, InspectorLeave.ends_on)):
+            self.leave[inspector_id].append((starts, ends))
+        for inspector_id, uscc in self.session.execute(select(InspectorConflict.inspector_id, InspectorConflict.uscc)):
+            self.conflicts[inspector_id].append(uscc)
+
     def _state(self, inspector: Inspector) -> dict[str, Any]:
         return {
             "name": inspector.name,
@@ -111,9 +125,10 @@ class Inspectors(Directory):
             "district_code": inspector.district_code,
             "station": inspector.station,
             "status": inspector.status,
-            "qualifications": sorted(self.session.scalars(select(InspectorQualification.item).where(InspectorQualification.inspector_id == inspector.id))),
-            "leave": [tuple(p) for p in self.session.execute(select(InspectorLeave.starts_on, InspectorLeave.ends_on).where(InspectorLeave.inspector_id == inspector.id).order_by(InspectorLeave.starts_on))],
-            "conflicts": sorted(self.session.scalars(select(InspectorConflict.uscc).where(InspectorConflict.inspector_id == inspector.id))),
+            # Sorted here, not by ORDER BY: a database collation may order Chinese text differently.
+            "qualifications": sorted(self.qualifications[inspector.id]),
+            "leave": sorted(self.leave[inspector.id]),
+            "conflicts": sorted(self.conflicts[inspector.id]),
         }
 
     def write(self, batch: list[Row]) -> Refusals:

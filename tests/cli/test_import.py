@@ -401,7 +401,8 @@ class TestInspectorsAndItems:
         assert "row 5: industries: industry code '52' is not GB/T 4754" in out
         assert "row 6: method: unknown value '电话'" in out
         assert "row 8: industries: more than 256 characters of industry prefixes" in out
-        assert "row 7: code: duplicate item X-5 version 2026 (also on row 6)" not in out  # row 6 was rejected, so row 7 is the first X-5
+        # Row 6 was refused while parsing, so row 7 is the file's first valid X-5, not a duplicate.
+        assert "row 7:" not in out
         assert base.scalar("SELECT count(*) FROM check_items") == 2
 
     def test_department_rename_and_name_clash(self, base: Env) -> None:
@@ -468,6 +469,7 @@ class TestLogging:
         finished = [e for e in events if e["event"] == "command_finished"]
         assert len(finished) == 1
         assert finished[0]["command"] == "import" and finished[0]["inserted"] == 1 and "seconds" in finished[0]
+        assert finished[0]["encoding"] == "utf-8"
         assert "command_finished" not in result.stdout
 
     def test_failure_logs_command_failed(self, base: Env) -> None:
