@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from credit.db import Base, enum_type, utcnow
+from credit.db import Base, enum_type, one_of, utcnow
 from credit.enums import AbnormalGround, EnterpriseStatus, EntityType, RecordKind, Sector, Severity
 
 
@@ -50,6 +50,7 @@ class Enterprise(Base):
     """An entry of the 检查对象名录库, keyed by its USCC."""
 
     __tablename__ = "enterprises"
+    __table_args__ = (one_of("entity_type", EntityType), one_of("status", EnterpriseStatus))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uscc: Mapped[str] = mapped_column(String(18), unique=True)
@@ -76,6 +77,10 @@ class CreditRecord(Base):
 
     __tablename__ = "credit_records"
     __table_args__ = (
+        one_of("kind", RecordKind),
+        one_of("severity", Severity),
+        one_of("sector", Sector),
+        one_of("ground", AbnormalGround),
         CheckConstraint("effective_until IS NULL OR effective_until >= occurred_on", name="effective_after_occurred"),
         CheckConstraint("kind != 'penalty' OR (severity IS NOT NULL AND sector IS NOT NULL)", name="penalty_details"),
         CheckConstraint("kind != 'abnormal_in' OR ground IS NOT NULL", name="abnormal_ground"),

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from credit.db import Base, enum_type
+from credit.db import Base, enum_type, one_of
 from inspection.enums import InspectorStatus, ItemKind
 
 
@@ -15,6 +15,7 @@ class Inspector(Base):
     """An entry of the 执法检查人员名录库."""
 
     __tablename__ = "inspectors"
+    __table_args__ = (one_of("status", InspectorStatus),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     inspector_no: Mapped[str] = mapped_column(String(32), unique=True)
@@ -61,7 +62,7 @@ class CheckItem(Base):
     """One item of a version of the 随机抽查事项清单. A version, once loaded, is never rewritten."""
 
     __tablename__ = "check_items"
-    __table_args__ = (UniqueConstraint("code", "version"),)
+    __table_args__ = (UniqueConstraint("code", "version"), one_of("kind", ItemKind))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32))
