@@ -64,3 +64,11 @@ class AbnormalGround(Labeled):
     INSTANT_INFO = "instant_info", "未按规定公示即时信息", "未按规定公示应当公示的信息", "2"
     FALSE_INFO = "false_info", "公示信息隐瞒真实情况弄虚作假", "公示信息隐瞒真实情况、弄虚作假", "3"
     UNREACHABLE = "unreachable", "通过登记的住所或者经营场所无法联系", "通过登记的住所（经营场所）无法联系", "4"
+
+
+class RepairStatus(Labeled):
+    """State of a credit-repair request (信用修复申请)."""
+
+    REQUESTED = "requested", "已申请"
+    APPROVED = "approved", "已修复"
+    REJECTED = "rejected", "不予修复"

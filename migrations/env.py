@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, pool
 
-import credit.models  # noqa: F401  (registers the tables)
+import credit.grading_models  # noqa: F401  (registers the tables)
+import credit.models  # noqa: F401
 import inspection.models  # noqa: F401
 from credit.db import DEFAULT_DATABASE_URL, Base, make_engine
 

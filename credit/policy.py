@@ -1,0 +1,258 @@
+"""The credit-risk classification policy: a TOML file, validated into an immutable object. Pure."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from credit.errors import SpotcheckError
+
+TIERS = ("A", "B", "C", "D")
+
+# Every record falls into one category; points, impact periods and the rules name categories.
+# The order is the integer code the grading core uses; append only.
+CATEGORIES = (
+    "penalty.general", "penalty.major", "penalty.severe",
+    "abnormal_in", "abnormal_out", "serious_in", "serious_out",
+    "complaint", "complaint.unsubstantiated", "annual_report_late",
+    "spot_check.clean", "spot_check.corrected", "spot_check.problem", "spot_check.obstructed", "spot_check.other",
+    "commitment_breach", "commendation",
+)
+CODE = {name: code for code, name in enumerate(CATEGORIES)}
+# Categories that never earn points: removals end a listing, an unsubstantiated complaint is no finding.
+POINTLESS = ("abnormal_out", "serious_out", "complaint.unsubstantiated")
+# Good news: may subtract points, never add them.
+FAVOURABLE = ("spot_check.clean", "commendation")
+LISTS = ("abnormal_in", "serious_in")
+SENSITIVE_SECTORS = ("food", "drug", "special_equipment", "other")
+
+
+class PolicyError(SpotcheckError):
+    """The policy file is invalid; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A validated policy. ``points`` and ``impact_months`` are keyed by category."""
+
+    version: str
+    points: Mapping[str, float]
+    impact_months: Mapping[str, int | None]  # None: until removal
+    decay: str
+    thresholds: tuple[float, float, float]  # lowest score of B, C, D
+    default_tier: str
+    serious_list_tier: str
+    abnormal_list_tier: str
+    first_offence: bool
+    first_offence_window_months: int
+    first_offence_applies_to: tuple[str, ...]
+    tolerance_months: int
+    tolerance_cap: str
+    minor: tuple[str, ...]
+    repair_penalty_months: int
+    repair_sensitive_penalty_months: int
+    repair_sensitive_sectors: tuple[str, ...]
+    repair_serious_months: int
+    repair_abnormal_months: int
+    text: str  # the TOML as given, stored with every run
+    sha256: str  # of the canonical JSON of the validated values: formatting and comments do not count
+
+    def tier_of(self, score: float) -> str:
+        """The tier of a score by the thresholds alone."""
+        return TIERS[sum(score >= t for t in self.thresholds)]
+
+
+def default_policy_text() -> str:
+    return resources.files("credit").joinpath("data/policy.toml").read_text(encoding="utf-8")
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    """The shipped default, or the policy in ``path`` (a full policy; unknown keys are refused)."""
+    if path is None:
+        return parse_policy(default_policy_text(), "default policy")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read the policy file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise PolicyError(f"{path}: the policy file must be UTF-8 text") from None
+    return parse_policy(text, str(path))
+
+
+class _Reader:
+    """Typed access to a TOML table that remembers which keys were used, to refuse unknown ones."""
+
+    def __init__(self, source: str, table: Mapping[str, Any], path: str = "") -> None:
+        self.source, self.table, self.path, self.used = source, table, path, set()
+
+    def error(self, key: str, reason: str) -> PolicyError:
+        return PolicyError(f"{self.source}: {self.path}{key}: {reason}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], *, required: bool = True, default: Any = None) -> Any:
+        self.used.add(key)
+        if key not in self.table:
+            if required:
+                raise self.error(key, "missing")
+            return default
+        value = self.table[key]
+        # bool is an int in Python; a policy saying `c = true` is a mistake, not 1.
+        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+            raise self.error(key, f"expected {_names(kind)}, got a boolean")
+        if not isinstance(value, kind):
+            raise self.error(key, f"expected {_names(kind)}, got {type(value).__name__} {value!r}")
+        return value
+
+    def sub(self, key: str) -> _Reader:
+        return _Reader(self.source, self.get(key, dict), f"{self.path}{key}.")
+
+    def tier(self, key: str) -> str:
+        value = self.get(key, str)
+        if value not in TIERS:
+            raise self.error(key, f"expected one of A, B, C, D, got {value!r}")
+        return value
+
+    def months(self, key: str) -> int:
+        value = self.get(key, int)
+        if not 0 <= value <= 1200:
+            raise self.error(key, f"months must be between 0 and 1200, got {value}")
+        return value
+
+    def categories(self, key: str) -> tuple[str, ...]:
+        values = self.get(key, list)
+        for value in values:
+            if value not in CODE:
+                raise self.error(key, f"unknown category {value!r}; known: {', '.join(CATEGORIES)}")
+        return tuple(values)
+
+    def done(self) -> None:
+        unknown = sorted(set(self.table) - self.used)
+        if unknown:
+            raise self.error(unknown[0], "unknown key")
+
+
+def _names(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    words = {int: "an integer", float: "a number", str: "a string", dict: "a table", list: "a list", bool: "true or false"}
+    return " or ".join(words.get(k, k.__name__) for k in kinds)
+
+
+def _per_category(reader: _Reader, kind: type | tuple[type, ...], *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A table keyed by record kind, where a kind with sub-categories may be a sub-table."""
+    found: dict[str, Any] = {}
+    families: dict[str, list[str]] = {}
+    for name in CATEGORIES:
+        if name not in skip:
+            families.setdefault(name.split(".")[0], []).append(name)
+    for family, names in families.items():
+        if family not in reader.table:
+            raise reader.error(family, "missing")
+        if names == [family]:
+            found[family] = reader.get(family, kind)
+            continue
+        value = reader.table[family]
+        if not isinstance(value, dict):  # one value for every sub-category
+            found.update(dict.fromkeys(names, reader.get(family, kind)))
+            continue
+        sub = reader.sub(family)
+        for name in names:
+            found[name] = sub.get(name.split(".")[1], kind)
+        sub.done()
+    reader.done()
+    return found
+
+
+def parse_policy(text: str, source: str) -> Policy:
+    """Validate a policy's TOML text; every mistake is a ``PolicyError`` naming the key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{source}: not valid TOML ({exc})") from None
+    top = _Reader(source, data)
+    version = top.get("version", str)
+
+    points_reader = top.sub("points")
+    skip = POINTLESS
+    points = {name: float(v) for name, v in _per_category(points_reader, (int, float), skip=skip).items()}
+    for name, value in points.items():
+        if name in FAVOURABLE and value > 0:
+            raise points_reader.error(name, f"good news may not add points (got {value:g}); use 0 or less")
+        if name not in FAVOURABLE and value < 0:
+            raise points_reader.error(name, f"an adverse record may not subtract points (got {value:g}); use 0 or more")
+    severities = [points[f"penalty.{s}"] for s in ("general", "major", "severe")]
+    if severities != sorted(severities):
+        raise points_reader.error("penalty", "points must not fall as severity rises (general <= major <= severe)")
+    points.update(dict.fromkeys(POINTLESS, 0.0))
+
+    months_reader = top.sub("impact_months")
+    raw = _per_category(months_reader, (int, str), skip=POINTLESS)
+    impact: dict[str, int | None] = {}
+    for name, value in raw.items():
+        if isinstance(value, str):
+            if value != "until_removal" or name not in LISTS:
+                allowed = '"until_removal" (abnormal_in, serious_in only) or a number of months'
+                raise months_reader.error(name.split(".")[0], f"expected {allowed}, got {value!r}")
+            impact[name] = None
+        elif not 1 <= value <= 1200:
+            raise months_reader.error(name.split(".")[0], f"months must be between 1 and 1200, got {value}")
+        else:
+            impact[name] = value
+
+    decay = top.get("decay", str)
+    if decay not in ("none", "linear"):
+        raise top.error("decay", f'expected "none" or "linear", got {decay!r}')
+
+    tiers = top.sub("tiers")
+    thresholds = tuple(float(tiers.get(k, (int, float))) for k in ("b", "c", "d"))
+    if not thresholds[0] < thresholds[1] < thresholds[2]:
+        raise tiers.error("b", f"thresholds out of order: b < c < d is required, got b={thresholds[0]:g} c={thresholds[1]:g} d={thresholds[2]:g}")
+    default_tier = tiers.tier("default")
+    zero_tier = TIERS[sum(0 >= t for t in thresholds)]
+    if default_tier != zero_tier:
+        raise tiers.error("default", f"a score of 0 falls in tier {zero_tier}, so the default tier (no records) must be {zero_tier}, not {default_tier}; move the thresholds or the default")
+    tiers.done()
+
+    overrides = top.sub("overrides")
+    serious, abnormal = overrides.tier("serious_list"), overrides.tier("abnormal_list")
+    overrides.done()
+
+    first = top.sub("first_offence")
+    first_enabled = first.get("enabled", bool)
+    window = first.months("window_months")
+    applies_to = first.categories("applies_to")
+    first.done()
+
+    tolerance = top.sub("tolerance")
+    tolerance_months = tolerance.months("months")
+    cap = tolerance.tier("cap")
+    minor = tolerance.categories("minor")
+    tolerance.done()
+
+    repair = top.sub("repair")
+    repair_values = {k: repair.months(k) for k in ("penalty_months", "sensitive_penalty_months", "serious_months", "abnormal_months")}
+    sensitive = tuple(repair.get("sensitive_sectors", list))
+    for sector in sensitive:
+        if sector not in SENSITIVE_SECTORS:
+            raise repair.error("sensitive_sectors", f"unknown sector {sector!r}; known: {', '.join(SENSITIVE_SECTORS)}")
+    repair.done()
+    top.done()
+
+    values = {
+        "version": version, "points": points, "impact_months": impact, "decay": decay,
+        "thresholds": thresholds, "default_tier": default_tier, "serious_list_tier": serious,
+        "abnormal_list_tier": abnormal, "first_offence": first_enabled,
+        "first_offence_window_months": window, "first_offence_applies_to": applies_to,
+        "tolerance_months": tolerance_months, "tolerance_cap": cap, "minor": minor,
+        "repair_penalty_months": repair_values["penalty_months"],
+        "repair_sensitive_penalty_months": repair_values["sensitive_penalty_months"],
+        "repair_sensitive_sectors": sensitive,
+        "repair_serious_months": repair_values["serious_months"],
+        "repair_abnormal_months": repair_values["abnormal_months"],
+    }
+    canonical = json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return Policy(**values, text=text, sha256=hashlib.sha256(canonical.encode()).hexdigest())

@@ -1,0 +1,228 @@
+"""The grading core: records and a policy in, scores, tiers and reasons out. Pure and vectorised.
+
+Everything is a numpy array, one element per record or per enterprise, so a million enterprises
+grade in the time numpy takes to sort and count ten million small integers. Points are kept in
+hundredths as integers: sums are exact, so the result does not depend on the order of the rows.
+Dates are day numbers counted from 1900-01-01 (``day_number``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from credit.policy import CATEGORIES, CODE, FAVOURABLE, LISTS, TIERS, Policy
+
+EPOCH = dt.date(1900, 1, 1)
+_EPOCH64 = np.datetime64("1900-01-01", "D")
+NEVER = np.int32(2**31 - 1)  # last day of a record that counts until it is removed
+NO_DATE = -1
+
+# Families: the record kinds, as reasons name them (a category's part before the dot).
+FAMILIES = tuple(dict.fromkeys(name.split(".")[0] for name in CATEGORIES))
+_FAMILY_OF = np.array([FAMILIES.index(name.split(".")[0]) for name in CATEGORIES], np.int64)
+SECTORS = ("", "food", "drug", "special_equipment", "other")  # code 0: not a penalty
+
+# What happened to each record, as of the grading date.
+COUNTS, EXPIRED, REPAIRED, FIRST_OFFENCE, NOT_SCORED, FUTURE = range(6)
+STATUS = ("counts", "expired", "repaired", "first_offence", "not_scored", "future")
+
+# Per-enterprise flags.
+SERIOUS_LIST, ABNORMAL_LIST, TOLERANCE, NO_RECORDS = 1, 2, 4, 8
+
+
+def day_number(date: dt.date) -> int:
+    return (date - EPOCH).days
+
+
+def from_day_number(day: int) -> dt.date:
+    return EPOCH + dt.timedelta(days=int(day))
+
+
+def add_months(days: np.ndarray, months: np.ndarray | int) -> np.ndarray:
+    """The civil-code last day of a period of ``months`` from each day: the same day of the month
+    ``months`` later, or that month's last day when it has no such day (民法典 art. 202)."""
+    dates = _EPOCH64 + np.asarray(days, np.int64).astype("timedelta64[D]")
+    month = dates.astype("datetime64[M]")
+    day_of_month = (dates - month.astype("datetime64[D]")).astype(np.int64)
+    target = month + np.asarray(months, np.int64).astype("timedelta64[M]")
+    month_length = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(np.int64)
+    result = target.astype("datetime64[D]") + np.minimum(day_of_month, month_length - 1).astype("timedelta64[D]")
+    return (result - _EPOCH64).astype(np.int64)
+
+
+def add_months_to(date: dt.date, months: int) -> dt.date:
+    """``add_months`` for one date."""
+    return from_day_number(int(add_months(np.array([day_number(date)]), months)[0]))
+
+
+@dataclass(frozen=True)
+class Records:
+    """Credit records as parallel arrays. ``enterprise`` indexes the enterprises given to ``grade``."""
+
+    enterprise: np.ndarray  # int64
+    category: np.ndarray  # int64, CODE of credit.policy
+    sector: np.ndarray  # int64, index in SECTORS
+    occurred: np.ndarray  # int64 day numbers
+    until: np.ndarray  # int64 day number of the record's own 影响期截止, or NO_DATE
+    repaired: np.ndarray  # bool: an approved repair on or before the grading date
+
+
+@dataclass(frozen=True)
+class Grading:
+    """The outcome, per enterprise and per record. Points and scores are in hundredths."""
+
+    score: np.ndarray  # int64 per enterprise
+    tier: np.ndarray  # int8 per enterprise, index in TIERS
+    flags: np.ndarray  # int8 per enterprise: SERIOUS_LIST | ABNORMAL_LIST | TOLERANCE | NO_RECORDS
+    family_points: np.ndarray  # int64 (enterprises × FAMILIES): points of the records that count
+    family_counts: np.ndarray  # int64 (enterprises × FAMILIES): how many records count
+    status: np.ndarray  # int8 per record, index in STATUS
+    points: np.ndarray  # int64 per record: what it adds to the score (0 unless it counts)
+    last_day: np.ndarray  # int64 per record: the last day it counts (NEVER: until removed)
+
+    def reasons(self, index: int) -> str:
+        """The ranked reasons of one enterprise: list overrides, then kinds by points, e.g.
+        ``serious_list;penalty:2:40;complaint:1:5`` (kind:records:points)."""
+        return _reasons(int(self.flags[index]), self.family_points[index], self.family_counts[index])
+
+
+def _reasons(flags: int, points: np.ndarray, counts: np.ndarray, top: int = 3) -> str:
+    parts = [name for bit, name in ((SERIOUS_LIST, "serious_list"), (ABNORMAL_LIST, "abnormal_list"), (TOLERANCE, "tolerance")) if flags & bit]
+    if flags & NO_RECORDS:
+        parts.append("no_records")
+    ranked = sorted((i for i in range(len(FAMILIES)) if counts[i]), key=lambda i: (-points[i], i))[:top]
+    parts.extend(f"{FAMILIES[i]}:{counts[i]}:{points[i] / 100:g}" for i in ranked)
+    return ";".join(parts)
+
+
+def _policy_tables(policy: Policy) -> tuple[np.ndarray, np.ndarray]:
+    points = np.array([round(policy.points[name] * 100) for name in CATEGORIES], np.int64)
+    months = np.array([(-1 if policy.impact_months.get(name, 0) is None else policy.impact_months.get(name, 0)) for name in CATEGORIES], np.int64)
+    return points, months
+
+
+def _in(category: np.ndarray, names: tuple[str, ...] | list[str]) -> np.ndarray:
+    return np.isin(category, [CODE[n] for n in names])
+
+
+def _end_listings(records: Records, last: np.ndarray) -> None:
+    """A listing ends the day before the first removal of the same list on or after its date."""
+    for entry, removal in zip(LISTS, ("abnormal_out", "serious_out"), strict=True):
+        entries = np.flatnonzero(records.category == CODE[entry])
+        removals = records.category == CODE[removal]
+        if not len(entries) or not removals.any():
+            continue
+        removal_keys = np.sort((records.enterprise[removals] << 32) | records.occurred[removals])
+        keys = (records.enterprise[entries] << 32) | records.occurred[entries]
+        position = np.searchsorted(removal_keys, keys, side="left")
+        found = position < len(removal_keys)
+        hit = entries[found]
+        removal_key = removal_keys[position[found]]
+        same = (removal_key >> 32) == records.enterprise[hit]
+        hit, removal_day = hit[same], (removal_key[same] & 0xFFFFFFFF)
+        last[hit] = np.minimum(last[hit], removal_day - 1)
+
+
+def _first_offences(records: Records, policy: Policy, considered: np.ndarray) -> np.ndarray:
+    """Records that earn no points under 首违不罚: of a category the policy names, with no
+    violation of the same kind (and, for penalties, the same 领域) within the window before it."""
+    first = np.zeros(len(records.category), bool)
+    if not policy.first_offence or not policy.first_offence_applies_to:
+        return first
+    family = _FAMILY_OF[records.category]
+    families = np.unique(_FAMILY_OF[[CODE[n] for n in policy.first_offence_applies_to]])
+    # The history: every record of those kinds up to the grading date, whatever its status now.
+    history = np.flatnonzero(considered & np.isin(family, families))
+    if not len(history):
+        return first
+    group = family[history] * len(SECTORS) + records.sector[history]
+    # Sorted by enterprise, kind and date; among same-day records the one ending first goes first,
+    # so the outcome depends on the values only, never on the order of the rows.
+    order = np.lexsort((records.until[history], records.occurred[history], group, records.enterprise[history]))
+    h = history[order]
+    g = group[order]
+    same_as_previous = np.zeros(len(h), bool)
+    same_as_previous[1:] = (records.enterprise[h[1:]] == records.enterprise[h[:-1]]) & (g[1:] == g[:-1])
+    previous_day = np.full(len(h), NO_DATE, np.int64)
+    previous_day[1:] = records.occurred[h[:-1]]
+    window_end = add_months(np.where(same_as_previous, previous_day, 0), policy.first_offence_window_months)
+    is_first = ~same_as_previous | (window_end < records.occurred[h])
+    candidates = _in(records.category[h], policy.first_offence_applies_to)
+    first[h[is_first & candidates]] = True
+    return first
+
+
+def grade(records: Records, new_economy_since: np.ndarray, policy: Policy, as_of: int) -> Grading:
+    """Grade enterprises ``0..len(new_economy_since)-1`` as of day ``as_of``.
+
+    ``new_economy_since`` holds each enterprise's 四新认定日期 as a day number, or NO_DATE.
+    """
+    n = len(new_economy_since)
+    category = records.category
+    points_table, months_table = _policy_tables(policy)
+    full_points = points_table[category]
+    months = months_table[category]
+
+    last = np.where(months >= 0, add_months(records.occurred, np.maximum(months, 0)), NEVER).astype(np.int64)
+    has_own = records.until != NO_DATE
+    last[has_own] = records.until[has_own]
+    _end_listings(records, last)
+
+    considered = records.occurred <= as_of
+    first = _first_offences(records, policy, considered)
+    in_force = considered & (as_of <= last) & ~records.repaired
+
+    status = np.full(len(category), COUNTS, np.int8)
+    status[_in(category, ("abnormal_out", "serious_out", "complaint.unsubstantiated"))] = NOT_SCORED
+    status[first & (status == COUNTS)] = FIRST_OFFENCE
+    status[(as_of > last) & (status != NOT_SCORED)] = EXPIRED
+    status[records.repaired & considered & (status != NOT_SCORED)] = REPAIRED
+    status[~considered] = FUTURE
+    counts = status == COUNTS
+
+    points = np.where(counts, full_points, 0)
+    if policy.decay == "linear":
+        finite = counts & (last != NEVER)
+        span = last[finite] - records.occurred[finite] + 1
+        remaining = last[finite] - as_of + 1
+        # Integer arithmetic, rounded half up: no floating point, so no platform differences.
+        points[finite] = (2 * points[finite] * remaining + span) // (2 * span)
+
+    score = np.bincount(records.enterprise, weights=points, minlength=n).astype(np.int64)
+    family = _FAMILY_OF[category]
+    cell = records.enterprise * len(FAMILIES) + family
+    family_points = np.bincount(cell, weights=points, minlength=n * len(FAMILIES)).astype(np.int64).reshape(n, len(FAMILIES))
+    family_counts = np.bincount(cell, weights=counts, minlength=n * len(FAMILIES)).astype(np.int64).reshape(n, len(FAMILIES))
+
+    thresholds = np.array([round(t * 100) for t in policy.thresholds], np.int64)
+    tier = np.searchsorted(thresholds, score, side="right").astype(np.int8)
+    flags = np.zeros(n, np.int8)
+
+    if policy.tolerance_months:
+        since = new_economy_since
+        tolerated = (since != NO_DATE) & (since <= as_of)
+        tolerated &= as_of <= add_months(np.where(tolerated, since, 0), policy.tolerance_months)
+        minor = np.bincount(records.enterprise, weights=np.where(_in(category, policy.minor), points, 0), minlength=n).astype(np.int64)
+        other_tier = np.searchsorted(thresholds, score - minor, side="right").astype(np.int8)
+        capped = np.maximum(np.minimum(tier, TIERS.index(policy.tolerance_cap)), other_tier)
+        applied = tolerated & (capped < tier)
+        tier[applied] = capped[applied]
+        flags[applied] |= TOLERANCE
+
+    listed = in_force & (status != NOT_SCORED)
+    for entry, bit, floor in (("abnormal_in", ABNORMAL_LIST, policy.abnormal_list_tier), ("serious_in", SERIOUS_LIST, policy.serious_list_tier)):
+        on_list = np.bincount(records.enterprise, weights=listed & (category == CODE[entry]), minlength=n) > 0
+        flags[on_list] |= bit
+        tier[on_list] = np.maximum(tier[on_list], TIERS.index(floor))
+
+    anything = np.bincount(records.enterprise, weights=in_force & (status != NOT_SCORED), minlength=n) > 0
+    flags[~anything] |= NO_RECORDS
+    tier[~anything] = TIERS.index(policy.default_tier)
+    return Grading(score, tier, flags, family_points, family_counts, status, points, last)
+
+
+def is_favourable(category: int) -> bool:
+    return CATEGORIES[category] in FAVOURABLE
