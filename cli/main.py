@@ -35,11 +35,12 @@ def cli(ctx: click.Context, database_url: str, log_format: str, log_level: str) 
 
 
 def _register() -> None:
-    from cli import db, directory
+    from cli import credit, db, directory
 
     cli.add_command(db.db)
     cli.add_command(directory.import_cmd)
     cli.add_command(directory.export_cmd)
+    cli.add_command(credit.credit)
 
 
 _register()

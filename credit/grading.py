@@ -67,7 +67,7 @@ def _day_sql(dialect: str, column: str) -> str:
     return f"({column} - DATE '1900-01-01')"
 
 
-def _records_sql(dialect: str, *, with_id: bool, one_enterprise: bool) -> str:
+def records_sql(dialect: str, *, with_id: bool, one_enterprise: bool) -> str:
     """Two integers per current record dated on or before :as_of:
     enterprise_id·512 + repaired·256 + sector·32 + category, and occurred·2³² + (until + 1 or 0)."""
     day = lambda column: _day_sql(dialect, column)  # noqa: E731
@@ -88,7 +88,7 @@ def _records_sql(dialect: str, *, with_id: bool, one_enterprise: bool) -> str:
     )
 
 
-def _stream(session: Session, sql: str, params: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
+def stream_rows(session: Session, sql: str, params: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
     """Rows as plain tuples: the raw sqlite3 cursor on SQLite (Row objects cost 60 % more),
     a server-side cursor elsewhere, so memory stays flat."""
     connection = session.connection()
@@ -105,7 +105,7 @@ def _stream(session: Session, sql: str, params: dict[str, Any]) -> Iterator[tupl
         yield from partition
 
 
-def _unpack(packed: np.ndarray, enterprise_index: np.ndarray) -> Records:
+def unpack_records(packed: np.ndarray, enterprise_index: np.ndarray) -> Records:
     a, b = packed[0::2], packed[1::2]
     return Records(
         enterprise=enterprise_index,
@@ -127,7 +127,7 @@ class Population:
     records: Records
 
 
-def _bounds(session: Session) -> tuple[int, int]:
+def record_bounds(session: Session) -> tuple[int, int]:
     max_record = session.scalar(select(func.max(CreditRecord.id))) or 0
     max_repair = session.scalar(select(func.max(CreditRepair.id))) or 0
     return max_record, max_repair
@@ -137,19 +137,19 @@ def read_population(session: Session, as_of: dt.date, max_record: int, max_repai
     """Every enterprise under supervision and its records as of ``as_of``, in two queries."""
     dialect = session.connection().dialect.name
     statuses = ", ".join(f"'{s}'" for s in NOT_GRADED_STATUSES)
-    rows = list(_stream(session, f"SELECT e.id, e.uscc, COALESCE({_day_sql(dialect, 'e.new_economy_since')}, {NO_DATE}) FROM enterprises e WHERE e.status NOT IN ({statuses}) ORDER BY e.uscc", {}))
+    rows = list(stream_rows(session, f"SELECT e.id, e.uscc, COALESCE({_day_sql(dialect, 'e.new_economy_since')}, {NO_DATE}) FROM enterprises e WHERE e.status NOT IN ({statuses}) ORDER BY e.uscc", {}))
     ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
     usccs = [r[1] for r in rows]
     since = np.fromiter((r[2] for r in rows), np.int64, len(rows))
     del rows
     params = {"as_of": as_of, "max_record": max_record, "max_repair": max_repair}
-    packed = np.fromiter(itertools.chain.from_iterable(_stream(session, _records_sql(dialect, with_id=False, one_enterprise=False), params)), np.int64)
+    packed = np.fromiter(itertools.chain.from_iterable(stream_rows(session, records_sql(dialect, with_id=False, one_enterprise=False), params)), np.int64)
     enterprise_ids = packed[0::2] >> 9
     by_id = np.argsort(ids, kind="stable")
     position = np.minimum(np.searchsorted(ids[by_id], enterprise_ids), max(len(ids) - 1, 0))
     graded = (ids[by_id][position] == enterprise_ids) if len(ids) else np.zeros(len(enterprise_ids), bool)
     keep = np.repeat(graded, 2)
-    records = _unpack(packed[keep], by_id[position[graded]])
+    records = unpack_records(packed[keep], by_id[position[graded]])
     return Population(ids, usccs, since, records)
 
 
@@ -163,7 +163,7 @@ def create_run(session: Session, policy: Policy, as_of: dt.date) -> GradingRun:
     if as_of > dt.date.today():
         raise SpotcheckError(f"--as-of {as_of} is in the future; grading uses records dated on or before it")
     started = time.perf_counter()
-    max_record, max_repair = _bounds(session)
+    max_record, max_repair = record_bounds(session)
     population = read_population(session, as_of, max_record, max_repair)
     read_s = time.perf_counter() - started
     log.info("grading_read", enterprises=len(population.ids), records=len(population.records.category), seconds=round(read_s, 2))
