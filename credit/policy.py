@@ -167,6 +167,13 @@ def _per_category(reader: _Reader, kind: type | tuple[type, ...], *, skip: tuple
     return found
 
 
+def _adverse_only(reader: _Reader, key: str, names: tuple[str, ...]) -> None:
+    """The leniency rules only ever take points away from adverse records."""
+    for name in names:
+        if name in FAVOURABLE or name in POINTLESS or name in LISTS:
+            raise reader.error(key, f"{name} is not a minor adverse record")
+
+
 def parse_policy(text: str, source: str) -> Policy:
     """Validate a policy's TOML text; every mistake is a ``PolicyError`` naming the key."""
     try:
@@ -225,12 +232,14 @@ def parse_policy(text: str, source: str) -> Policy:
     first_enabled = first.get("enabled", bool)
     window = first.months("window_months")
     applies_to = first.categories("applies_to")
+    _adverse_only(first, "applies_to", applies_to)
     first.done()
 
     tolerance = top.sub("tolerance")
     tolerance_months = tolerance.months("months")
     cap = tolerance.tier("cap")
     minor = tolerance.categories("minor")
+    _adverse_only(tolerance, "minor", minor)
     tolerance.done()
 
     repair = top.sub("repair")
