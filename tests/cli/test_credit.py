@@ -1,0 +1,543 @@
+"""`spotcheck credit`: grading, explanations, as-of dates, determinism, drift, lists, what-if,
+credit repair and bad input, end to end through the CLI on SQLite and PostgreSQL.
+
+One small hand-made data set (``load``) is graded as of AS_OF = 2026-06-30; every record is dated
+in the past, so the expectations never depend on the day the tests run.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from credit.policy import default_policy_text
+from tests.conftest import Env
+
+AS_OF = "2026-06-30"
+DAY_AFTER = "2026-07-01"
+
+ENTERPRISE_HEADER = [
+    "uscc", "name", "entity_type", "legal_rep", "registered_on", "status", "district_code",
+    "station", "industry_code", "address", "new_economy_since", "key_supervision",
+]
+RECORD_HEADER = [
+    "uscc", "kind", "severity", "sector", "ground", "substantiated", "result_codes",
+    "occurred_on", "department", "document_no", "effective_until",
+]
+LIST_HEADER = ["统一社会信用代码", "企业名称", "行政区划代码", "行政区划", "监管所", "信用风险分类", "分值", "主要原因"]
+
+# Serial numbers of the enterprises (make_uscc(serial)) and what each is built to show.
+A_CLEAN = 1  # a clean spot check (result code 1): -5 → A
+A_COMMENDED = 2  # a commendation: -10 → A
+B_NONE = 3  # no records → B
+C_ABNORMAL = 4  # on the abnormal-operations list: 20 points, but at least C
+C_POINTS = 5  # one major penalty: 30 points → C, and only because of it
+D_SERIOUS = 6  # on the serious-violation list → D
+D_POINTS = 7  # severe penalty 60 + commitment breach 30 = 90 → D
+CANCELLED = 8  # 注销, with a serious-list entry: not graded
+EXPLAIN = 9  # every kind of not-counting record, and a complaint on its last day
+LATER = 10  # a major penalty dated the day after AS_OF: B as of AS_OF, C the day after
+REPAIR = 11  # a first general penalty (首违不罚) then a second one that counts: repair target
+REPAIR_FOOD = 12  # a general penalty in the food sector: 12 months before repair
+
+NAMES = {
+    A_CLEAN: "重庆清朗商贸有限公司", A_COMMENDED: "重庆守信餐饮有限公司", B_NONE: "重庆无记录科技有限公司",
+    C_ABNORMAL: "重庆异常名录贸易有限公司", C_POINTS: "重庆较重处罚建材有限公司", D_SERIOUS: "重庆严重失信物流有限公司",
+    D_POINTS: "重庆高分值化工有限公司", CANCELLED: "重庆已注销百货有限公司", EXPLAIN: "重庆解释示例食品有限公司",
+    LATER: "重庆后来处罚五金有限公司", REPAIR: "重庆信用修复服装有限公司", REPAIR_FOOD: "重庆食品修复饮品有限公司",
+}
+TIER_AS_OF = {A_CLEAN: "A", A_COMMENDED: "A", B_NONE: "B", C_ABNORMAL: "C", C_POINTS: "C", D_SERIOUS: "D", D_POINTS: "D",
+              EXPLAIN: "B", LATER: "B", REPAIR: "B", REPAIR_FOOD: "B"}
+
+
+def _enterprise(uscc: str, serial: int) -> list[str]:
+    return [
+        uscc, NAMES[serial], "企业", "张三", "2015-03-01", "注销" if serial == CANCELLED else "存续", "500106",
+        "井口所", "F5211", "沙坪坝区井口镇1号", "", "否",
+    ]
+
+
+def _record(uscc: str, kind: str, occurred_on: str, document_no: str, **details: str) -> list[str]:
+    row = {"uscc": uscc, "kind": kind, "occurred_on": occurred_on, "department": "沙坪坝区市场监督管理局", "document_no": document_no, **details}
+    return [row.get(h, "") for h in RECORD_HEADER]
+
+
+def load(env: Env, make_uscc: Callable[..., str]) -> dict[int, str]:
+    """Departments, the twelve enterprises and their records; returns serial → USCC."""
+    u = {serial: make_uscc(serial) for serial in NAMES}
+    env.run("import", "departments", str(env.csv("departments.csv", ["code", "name"], [["SCJG", "市场监督管理局"]])))
+    env.run("import", "enterprises", str(env.csv("enterprises.csv", ENTERPRISE_HEADER, [_enterprise(u[s], s) for s in NAMES])))
+    penalty = lambda severity, sector: {"severity": severity, "sector": sector}  # noqa: E731
+    records = [
+        _record(u[A_CLEAN], "抽查结果", "2026-03-01", "SC-1", result_codes="1"),
+        _record(u[A_COMMENDED], "表彰", "2026-01-10", "BZ-2"),
+        _record(u[C_ABNORMAL], "列入经营异常名录", "2025-10-01", "YC-4", ground="未按规定报送年度报告"),
+        _record(u[C_POINTS], "行政处罚", "2025-09-01", "CF-5", **penalty("较重", "其他")),
+        _record(u[D_SERIOUS], "列入严重违法失信名单", "2025-11-01", "YZ-6"),
+        _record(u[D_POINTS], "行政处罚", "2025-08-01", "CF-7", **penalty("严重", "其他")),
+        _record(u[D_POINTS], "违背信用承诺", "2025-12-01", "CN-7"),
+        _record(u[CANCELLED], "列入严重违法失信名单", "2025-11-01", "YZ-8"),
+        # EXPLAIN: a first food penalty (首违不罚, 0 points), a second food penalty within 24 months
+        # (10 points), a first penalty of another sector (首违不罚 again: the sector counts), a late
+        # annual report whose last day is the day before AS_OF, an abnormal-list entry removed, and
+        # a substantiated complaint dated exactly 12 months before AS_OF.
+        _record(u[EXPLAIN], "行政处罚", "2025-01-10", "CF-9-1", **penalty("一般", "食品")),
+        _record(u[EXPLAIN], "行政处罚", "2025-06-15", "CF-9-2", **penalty("一般", "食品")),
+        _record(u[EXPLAIN], "行政处罚", "2025-07-01", "CF-9-3", **penalty("一般", "其他")),
+        _record(u[EXPLAIN], "未按时年报", "2025-06-29", "NB-9"),
+        _record(u[EXPLAIN], "列入经营异常名录", "2025-03-01", "YC-9-IN", ground="未按规定报送年度报告"),
+        _record(u[EXPLAIN], "移出经营异常名录", "2025-08-01", "YC-9-OUT"),
+        _record(u[EXPLAIN], "投诉举报", "2025-06-30", "TS-9", substantiated="是"),
+        _record(u[LATER], "行政处罚", DAY_AFTER, "CF-10", **penalty("较重", "其他")),
+        _record(u[REPAIR], "行政处罚", "2025-11-15", "CF-11-1", **penalty("一般", "其他")),
+        _record(u[REPAIR], "行政处罚", "2025-12-15", "CF-11-2", **penalty("一般", "其他")),
+        _record(u[REPAIR_FOOD], "行政处罚", "2025-09-01", "CF-12", **penalty("一般", "食品")),
+    ]
+    counts = env.json("import", "records", str(env.csv("records.csv", RECORD_HEADER, records)))
+    assert counts == {"inserted": len(records), "updated": 0, "unchanged": 0, "rejected": 0}
+    return u
+
+
+@pytest.fixture
+def data(env: Env, make_uscc: Callable[..., str]) -> tuple[Env, dict[int, str]]:
+    return env, load(env, make_uscc)
+
+
+def record_id(env: Env, document_no: str) -> int:
+    return int(env.scalar(f"SELECT id FROM credit_records WHERE document_no = '{document_no}'"))
+
+
+def grade(env: Env, as_of: str, *extra: str) -> dict[str, Any]:
+    return env.json("credit", "grade", "--as-of", as_of, *extra)
+
+
+def by_doc(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {line["document_no"]: line for line in lines}
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("Error:")]
+
+
+# 1. Tiers -----------------------------------------------------------------------------------------
+
+
+def test_grade_counts_each_tier_and_skips_deregistered(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
+    result = grade(env, AS_OF)
+    assert result == {"run": 1, "tiers": {"A": 2, "B": 5, "C": 2, "D": 2}}
+    assert env.scalar("SELECT count(*) FROM grades WHERE run_id = 1") == 11
+    # Each enterprise lands where it was built to land; the deregistered one is not graded.
+    for serial, tier in TIER_AS_OF.items():
+        shown = env.json("credit", "show", u[serial], "--run", "1")
+        assert shown["tier"] == tier, (serial, shown)
+        assert shown["stored"] is None, (serial, shown)  # the recomputation matches the stored grade
+    cancelled = env.json("credit", "show", u[CANCELLED], "--run", "1")
+    assert cancelled["stored"]["graded"] is False
+    assert "注销" in cancelled["stored"]["why"]
+
+
+def test_scores_and_reasons_of_the_tier_cases(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
+    run = grade(env, AS_OF)["run"]
+    show = lambda serial: env.json("credit", "show", u[serial], "--run", str(run))  # noqa: E731
+    clean, commended, none = show(A_CLEAN), show(A_COMMENDED), show(B_NONE)
+    assert (clean["score"], clean["counting"][0]["category"]) == (-5, "spot_check.clean")
+    assert (commended["score"], commended["counting"][0]["category"]) == (-10, "commendation")
+    assert (none["score"], none["reasons"], none["counting"], none["not_counting"]) == (0, "no_records", [], [])
+    abnormal = show(C_ABNORMAL)
+    assert (abnormal["score"], abnormal["reasons"]) == (20, "abnormal_list;abnormal_in:1:20")
+    assert abnormal["counting"][0]["last_day"] is None  # until removed
+    assert show(C_POINTS)["score"] == 30
+    serious = show(D_SERIOUS)
+    assert (serious["score"], serious["reasons"]) == (60, "serious_list;serious_in:1:60")
+    points = show(D_POINTS)
+    assert (points["score"], points["reasons"]) == (90, "penalty:1:60;commitment_breach:1:30")
+
+
+# 2. Explanations and impact periods ---------------------------------------------------------------
+
+
+def test_show_counting_and_not_counting(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
+    run = grade(env, AS_OF)["run"]
+    shown = env.json("credit", "show", u[EXPLAIN], "--run", str(run))
+    assert (shown["uscc"], shown["name"], shown["as_of"], shown["run"]) == (u[EXPLAIN], NAMES[EXPLAIN], AS_OF, run)
+    assert (shown["tier"], shown["score"]) == ("B", 15)
+    counting = by_doc(shown["counting"])
+    assert set(counting) == {"CF-9-2", "TS-9"}
+    assert (counting["CF-9-2"]["points"], counting["CF-9-2"]["last_day"], counting["CF-9-2"]["status"]) == (10, "2028-06-15", "counts")
+    # Civil-code reckoning: a complaint of 2025-06-30 counts through 2026-06-30, its last day.
+    assert (counting["TS-9"]["points"], counting["TS-9"]["last_day"]) == (5, AS_OF)
+    assert counting["TS-9"]["kind"] == "投诉举报"
+    other = by_doc(shown["not_counting"])
+    assert {d: (line["status"], line["points"]) for d, line in other.items()} == {
+        "CF-9-1": ("first_offence", 0),  # 首违不罚: the first food penalty
+        "CF-9-3": ("first_offence", 0),  # the first penalty of another sector
+        "NB-9": ("expired", 0),  # as of the day after its last day
+        "YC-9-IN": ("expired", 0),  # removed from the list
+        "YC-9-OUT": ("not_scored", 0),
+    }
+    assert other["NB-9"]["last_day"] == "2026-06-29"
+    assert other["YC-9-IN"]["last_day"] == "2025-07-31"  # the day before the removal
+    assert shown["reasons"] == "penalty:1:10;complaint:1:5"
+
+
+def test_show_text_output(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
+    run = grade(env, AS_OF)["run"]
+    out = env.run("credit", "show", u[EXPLAIN], "--run", str(run)).stdout
+    assert f"run {run} as of {AS_OF}" in out and "tier B, score 15" in out
+    assert "+10 points, counts through 2028-06-15" in out
+    assert "首违不罚" in out
+    assert "expired after 2026-06-29" in out
+
+
+def test_complaint_stops_counting_the_day_after_its_last_day(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
+    on_last_day = grade(env, AS_OF)["run"]
+    day_after = grade(env, DAY_AFTER)["run"]
+    before = env.json("credit", "show", u[EXPLAIN], "--run", str(on_last_day))
+    after = env.json("credit", "show", u[EXPLAIN], "--run", str(day_after))
+    assert "TS-9" in by_doc(before["counting"])
+    assert "TS-9" not in by_doc(after["counting"])
+    complaint = by_doc(after["not_counting"])["TS-9"]
+    assert (complaint["status"], complaint["last_day"], complaint["points"]) == ("expired", AS_OF, 0)
+    assert (before["score"], after["score"]) == (15, 10)
+    # Stored grades agree with the explanation.
+    eid = env.scalar(f"SELECT id FROM enterprises WHERE uscc = '{u[EXPLAIN]}'")
+    assert env.scalar(f"SELECT score FROM grades WHERE run_id = {on_last_day} AND enterprise_id = {eid}") == 1500
+    assert env.scalar(f"SELECT score FROM grades WHERE run_id = {day_after} AND enterprise_id = {eid}") == 1000
+
+
+# 3. As-of grading ---------------------------------------------------------------------------------
+
+
+def test_record_after_as_of_is_ignored(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
+    run = grade(env, AS_OF)["run"]
+    shown = env.json("credit", "show", u[LATER], "--run", str(run))
+    assert (shown["tier"], shown["score"], shown["reasons"]) == ("B", 0, "no_records")
+    assert shown["counting"] == [] and shown["not_counting"] == []
+    later = grade(env, DAY_AFTER)
+    assert later["tiers"] == {"A": 2, "B": 4, "C": 3, "D": 2}
+    shown = env.json("credit", "show", u[LATER], "--run", str(later["run"]))
+    assert (shown["tier"], shown["score"]) == ("C", 30)
+    assert [line["document_no"] for line in shown["counting"]] == ["CF-10"]
+
+
+# 4. Determinism -----------------------------------------------------------------------------------
+
+
+def test_same_inputs_same_result(data: tuple[Env, dict[int, str]]) -> None:
+    env, _ = data
+    first, second = grade(env, AS_OF), grade(env, AS_OF)
+    other = grade(env, DAY_AFTER)
+    assert (first["run"], second["run"], other["run"]) == (1, 2, 3)
+    assert first["tiers"] == second["tiers"]
+    runs = {r["run"]: r for r in env.json("credit", "runs")}
+    assert set(runs) == {1, 2, 3}
+    assert runs[1]["result_sha256"] == runs[2]["result_sha256"]
+    assert len(runs[1]["result_sha256"]) == 64
+    assert runs[3]["result_sha256"] != runs[1]["result_sha256"]  # the digest follows the result
+    assert runs[1]["policy_sha256"] == runs[2]["policy_sha256"] == runs[3]["policy_sha256"]
+    assert (runs[1]["as_of"], runs[1]["enterprises"], runs[1]["policy_version"]) == (AS_OF, 11, "default-2026.1")
+    assert runs[1]["tiers"] == runs[2]["tiers"] == first["tiers"]
+    # Grades stored row for row the same.
+    differing = env.scalar(
+        "SELECT count(*) FROM grades g1 JOIN grades g2 ON g2.enterprise_id = g1.enterprise_id AND g2.run_id = 2"
+        " WHERE g1.run_id = 1 AND (g1.tier <> g2.tier OR g1.score <> g2.score OR g1.reasons <> g2.reasons)"
+    )
+    assert differing == 0
+
+
+# 5. Drift -----------------------------------------------------------------------------------------
+
+
+def _psi(before: dict[str, int], after: dict[str, int]) -> float:
+    nb, na = sum(before.values()), sum(after.values())
+    total = 0.0
+    for t in "ABCD":
+        p, q = max(before[t] / nb, 0.0001), max(after[t] / na, 0.0001)
+        total += (q - p) * math.log(q / p)
+    return total
+
+
+def _verdict(psi: float) -> str:
+    return "stable" if psi < 0.10 else "watch" if psi < 0.25 else "shift"
+
+
+def test_drift_one_enterprise_moves(data: tuple[Env, dict[int, str]]) -> None:
+    env, _ = data
+    a, b = grade(env, AS_OF), grade(env, DAY_AFTER)
+    result = env.json("credit", "drift", str(a["run"]), str(b["run"]))
+    assert (result["run_a"], result["run_b"]) == (a["run"], b["run"])
+    assert result["matrix"] == {
+        "A": {"A": 2, "B": 0, "C": 0, "D": 0},
+        "B": {"A": 0, "B": 4, "C": 1, "D": 0},
+        "C": {"A": 0, "B": 0, "C": 2, "D": 0},
+        "D": {"A": 0, "B": 0, "C": 0, "D": 2},
+    }
+    assert (result["counts_a"], result["counts_b"]) == (a["tiers"], b["tiers"])
+    assert (result["only_a"], result["only_b"]) == (0, 0)
+    expected = _psi(a["tiers"], b["tiers"])
+    assert result["psi"] == pytest.approx(expected, abs=1e-6)
+    assert result["psi"] == pytest.approx(0.057146, abs=1e-5)
+    assert result["verdict"] == _verdict(result["psi"]) == "stable"
+
+
+def test_drift_under_a_stricter_policy_is_a_shift(data: tuple[Env, dict[int, str]]) -> None:
+    env, _ = data
+    strict = env.tmp / "strict.toml"
+    strict.write_text(default_policy_text().replace("c = 30\nd = 80", "c = 5\nd = 10"), encoding="utf-8")
+    a, b = grade(env, AS_OF), grade(env, AS_OF, "--policy", str(strict))
+    assert b["tiers"] == {"A": 2, "B": 3, "C": 0, "D": 6}
+    result = env.json("credit", "drift", str(a["run"]), str(b["run"]))
+    assert result["matrix"]["B"] == {"A": 0, "B": 3, "C": 0, "D": 2}
+    assert result["matrix"]["C"] == {"A": 0, "B": 0, "C": 0, "D": 2}
+    assert result["psi"] == pytest.approx(_psi(a["tiers"], b["tiers"]), abs=1e-6)
+    assert result["psi"] >= 0.25 and result["verdict"] == "shift"
+    text = env.run("credit", "drift", str(a["run"]), str(b["run"])).stdout
+    assert "shift" in text and f"PSI {result['psi']:.4f}" in text
+
+
+# 6. Lists -----------------------------------------------------------------------------------------
+
+
+def test_list_tier_d_json(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
+    run = grade(env, AS_OF)["run"]
+    listed = env.json("credit", "list", "--tier", "D")
+    assert listed["run"] == run
+    rows = listed["enterprises"]
+    assert [r["uscc"] for r in rows] == [u[D_POINTS], u[D_SERIOUS]]  # worst score first; the cancelled one is absent
+    assert rows[0] == {
+        "uscc": u[D_POINTS], "name": NAMES[D_POINTS], "district_code": "500106", "district": rows[0]["district"],
+        "station": "井口所", "tier": "D", "score": 90, "reasons": "penalty:1:60;commitment_breach:1:30",
+    }
+    assert rows[0]["district"]  # the district's name from the shipped table
+    both = env.json("credit", "list", "--tier", "C", "--tier", "D")
+    assert {r["uscc"] for r in both["enterprises"]} == {u[C_ABNORMAL], u[C_POINTS], u[D_POINTS], u[D_SERIOUS]}
+    assert env.json("credit", "list", "--tier", "D", "--district", "500107")["enterprises"] == []
+
+
+def test_list_to_csv_and_xlsx(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
+    run = grade(env, AS_OF)["run"]
+    out_csv, out_xlsx = env.tmp / "d.csv", env.tmp / "d.xlsx"
+    assert env.json("credit", "list", "--tier", "D", "--out", str(out_csv)) == {"run": run, "rows": 2}
+    with out_csv.open(encoding="utf-8-sig", newline="") as fh:
+        lines = list(csv.reader(fh))
+    assert lines[0] == LIST_HEADER
+    assert [line[0] for line in lines[1:]] == [u[D_POINTS], u[D_SERIOUS]]
+    assert lines[1][1] == NAMES[D_POINTS] and lines[1][5] == "D"
+    assert float(lines[1][6]) == 90 and float(lines[2][6]) == 60
+    env.run("credit", "list", "--tier", "D", "--out", str(out_xlsx))
+    sheet = openpyxl.load_workbook(out_xlsx).worksheets[0]
+    values = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert values[0] == LIST_HEADER
+    assert [v[0] for v in values[1:]] == [u[D_POINTS], u[D_SERIOUS]]
+    assert values[1][6] == 90 and values[2][7] == "serious_list;serious_in:1:60"
+
+
+# 7. What-if ---------------------------------------------------------------------------------------
+
+
+def test_what_if_one_record(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
+    result = env.json("credit", "what-if", u[C_POINTS], "--as-of", AS_OF)
+    assert (result["uscc"], result["as_of"], result["tier"], result["score"]) == (u[C_POINTS], AS_OF, "C", 30)
+    assert result["improving"] == [{
+        "record": record_id(env, "CF-5"), "kind": "行政处罚", "occurred_on": "2025-09-01", "points": 30,
+        "tier_without_it": "B", "repair_possible_from": "2026-03-02", "expires_after": "2028-09-01",
+    }]
+    assert (result["better_on"], result["better_tier"]) == ("2028-09-02", "B")  # the day after its last day
+
+
+def test_what_if_list_entry_and_nothing_to_improve(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
+    abnormal = env.json("credit", "what-if", u[C_ABNORMAL], "--as-of", AS_OF)
+    assert [(i["record"], i["tier_without_it"], i["expires_after"], i["repair_possible_from"]) for i in abnormal["improving"]] == [
+        (record_id(env, "YC-4"), "B", None, "2025-10-01"),
+    ]
+    assert (abnormal["better_on"], abnormal["better_tier"]) == (None, None)  # counts until removed
+    none = env.json("credit", "what-if", u[B_NONE], "--as-of", AS_OF)
+    assert (none["tier"], none["improving"], none["better_on"]) == ("B", [], None)
+
+
+# 8. Credit repair ---------------------------------------------------------------------------------
+
+
+def test_repair_general_penalty_refused_then_approved(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
+    rid = record_id(env, "CF-11-2")  # 2025-12-15, sector 其他: eligible after 6 months
+    refused = env.run("credit", "repair", "request", str(rid), "--reason", "罚款已缴纳", "--on", "2026-06-15", expect=1)
+    assert "2026-06-16" in refused.stderr and "not eligible" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert env.scalar("SELECT count(*) FROM credit_repairs") == 0
+    accepted = env.json("credit", "repair", "request", str(rid), "--reason", "罚款已缴纳", "--on", "2026-06-16")
+    assert accepted == {"request": accepted["request"], "record": rid, "eligible_from": "2026-06-16"}
+    req = str(accepted["request"])
+    again = env.run("credit", "repair", "request", str(rid), "--reason", "again", "--on", "2026-06-17", expect=1)
+    assert f"already has repair request {req}" in again.stderr
+    approved = env.run("credit", "repair", "approve", req, "--on", "2026-07-15")
+    assert f"approved on 2026-07-15: record {rid} no longer counts" in approved.stdout
+    assert env.scalar(f"SELECT status FROM credit_repairs WHERE id = {req}") == "approved"
+    twice = env.run("credit", "repair", "approve", req, "--on", "2026-07-16", expect=1)
+    assert "already decided" in twice.stderr
+
+    after = grade(env, "2026-07-15")["run"]
+    shown = env.json("credit", "show", u[REPAIR], "--run", str(after))
+    assert shown["counting"] == []
+    assert by_doc(shown["not_counting"])["CF-11-2"]["status"] == "repaired"
+    assert (shown["score"], shown["tier"]) == (0, "B")
+    assert "repaired (信用修复)" in env.run("credit", "show", u[REPAIR], "--run", str(after)).stdout
+
+    before = grade(env, "2026-07-14")["run"]  # graded later, but as of a day before the approval
+    shown = env.json("credit", "show", u[REPAIR], "--run", str(before))
+    assert (by_doc(shown["counting"])["CF-11-2"]["points"], shown["score"]) == (10, 10)
+    eid = env.scalar(f"SELECT id FROM enterprises WHERE uscc = '{u[REPAIR]}'")
+    assert env.scalar(f"SELECT score FROM grades WHERE run_id = {after} AND enterprise_id = {eid}") == 0
+    assert env.scalar(f"SELECT score FROM grades WHERE run_id = {before} AND enterprise_id = {eid}") == 1000
+
+
+def test_repair_of_a_run_before_the_approval_is_unchanged(data: tuple[Env, dict[int, str]]) -> None:
+    """A run stores the repairs it saw: approving later does not rewrite its explanation."""
+    env, u = data
+    run = grade(env, "2026-07-20")["run"]
+    req = env.json("credit", "repair", "request", str(record_id(env, "CF-11-2")), "--reason", "罚款已缴纳", "--on", "2026-06-20")["request"]
+    env.run("credit", "repair", "approve", str(req), "--on", "2026-07-01")
+    shown = env.json("credit", "show", u[REPAIR], "--run", str(run))
+    assert (shown["score"], shown["stored"]) == (10, None)
+    assert grade(env, "2026-07-20")["run"] == run + 1
+    assert env.json("credit", "show", u[REPAIR])["score"] == 0  # the latest run
+
+
+def test_repair_food_penalty_waits_twelve_months_and_reject(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
+    rid = record_id(env, "CF-12")  # 2025-09-01, sector 食品
+    refused = env.run("credit", "repair", "request", str(rid), "--reason", "已整改", "--on", "2026-09-01", expect=1)
+    assert "2026-09-02" in refused.stderr
+    req = env.json("credit", "repair", "request", str(rid), "--reason", "已整改", "--on", "2026-09-02")
+    assert req["eligible_from"] == "2026-09-02"
+    rejected = env.run("credit", "repair", "reject", str(req["request"]), "--reason", "材料不全", "--on", "2026-09-10")
+    assert f"repair request {req['request']} rejected on 2026-09-10" in rejected.stdout
+    assert env.scalar(f"SELECT status FROM credit_repairs WHERE id = {req['request']}") == "rejected"
+    assert env.scalar(f"SELECT decision_reason FROM credit_repairs WHERE id = {req['request']}") == "材料不全"
+    run = grade(env, "2026-09-10")["run"]
+    line = by_doc(env.json("credit", "show", u[REPAIR_FOOD], "--run", str(run))["not_counting"])["CF-12"]
+    assert line["status"] == "first_offence"  # not repaired
+    # A rejected request leaves the record open to a new one.
+    assert env.json("credit", "repair", "request", str(rid), "--reason", "补充材料", "--on", "2026-09-11")["request"] == req["request"] + 1
+
+
+def test_reject_needs_a_reason(data: tuple[Env, dict[int, str]]) -> None:
+    env, _ = data
+    req = env.json("credit", "repair", "request", str(record_id(env, "CF-12")), "--reason", "已整改", "--on", "2026-09-02")["request"]
+    missing = env.run("credit", "repair", "reject", str(req), "--on", "2026-09-10", expect=2)
+    assert "--reason" in missing.stderr
+    assert env.scalar(f"SELECT status FROM credit_repairs WHERE id = {req}") == "requested"
+
+
+def test_complaint_is_not_repairable(data: tuple[Env, dict[int, str]]) -> None:
+    env, _ = data
+    result = env.run("credit", "repair", "request", str(record_id(env, "TS-9")), "--reason", "已处理", "--on", "2026-06-01", expect=1)
+    assert "投诉举报" in result.stderr and "credit repair covers" in result.stderr
+    assert env.scalar("SELECT count(*) FROM credit_repairs") == 0
+
+
+# 9. Bad input -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "reason"),
+    [
+        ('version = "default-2026.1"', 'version = "default-2026.1"\ncolour = "red"', "colour", "unknown key"),
+        ("d = 80", "d = 80\ne = 99", "tiers.e", "unknown key"),
+        ("c = 30", 'c = "thirty"', "tiers.c", "expected an integer or a number, got str 'thirty'"),
+        ("enabled = true", "enabled = 1", "first_offence.enabled", "expected true or false"),
+        ("c = 30\nd = 80", "c = 90\nd = 80", "tiers.b", "thresholds out of order"),
+    ],
+)
+def test_bad_policy_refused_without_a_run(env: Env, old: str, new: str, key: str, reason: str) -> None:
+    text = default_policy_text()
+    assert old in text
+    bad = env.tmp / "bad.toml"
+    bad.write_text(text.replace(old, new, 1), encoding="utf-8")
+    for command in (("credit", "grade", "--as-of", AS_OF, "--policy", str(bad)), ("credit", "policy", "--policy", str(bad))):
+        result = env.run(*command, expect=1)
+        errors = error_lines(result.stderr)
+        assert len(errors) == 1, result.stderr
+        assert errors[0].startswith(f"Error: {bad}: {key}: ")
+        assert reason in errors[0]
+        assert "Traceback" not in result.stderr and result.stdout == ""
+    assert env.scalar("SELECT count(*) FROM grading_runs") == 0
+
+
+def test_show_unknown_enterprise(data: tuple[Env, dict[int, str]], make_uscc: Callable[..., str]) -> None:
+    env, _ = data
+    grade(env, AS_OF)
+    result = env.run("credit", "show", make_uscc(999), expect=1)
+    assert error_lines(result.stderr) == [f"Error: no enterprise {make_uscc(999)} in the directory"]
+
+
+def test_show_before_any_run_and_unknown_run(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
+    assert "no grading run yet" in env.run("credit", "show", u[B_NONE], expect=1).stderr
+    grade(env, AS_OF)
+    assert "no grading run 7" in env.run("credit", "show", u[B_NONE], "--run", "7", expect=1).stderr
+
+
+def test_grade_in_the_future_refused(data: tuple[Env, dict[int, str]]) -> None:
+    env, _ = data
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    result = env.run("credit", "grade", "--as-of", tomorrow, expect=1)
+    assert f"--as-of {tomorrow} is in the future" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert env.scalar("SELECT count(*) FROM grading_runs") == 0
+
+
+def test_drift_unknown_run(data: tuple[Env, dict[int, str]]) -> None:
+    env, _ = data
+    grade(env, AS_OF)
+    result = env.run("credit", "drift", "1", "99", expect=1)
+    assert error_lines(result.stderr) == ["Error: no grading run 99"]
+
+
+# 10. Policy command -------------------------------------------------------------------------------
+
+
+def test_policy_print_and_validate(env: Env) -> None:
+    printed = env.run("credit", "policy", "--print").stdout
+    assert printed.rstrip("\n") == default_policy_text().rstrip("\n")
+    default = env.run("credit", "policy").stdout.strip()
+    assert default.startswith("policy default-2026.1 sha256 ") and default.endswith(": valid")
+    # The printed text is a valid policy file; comments and layout do not change its SHA-256.
+    copy = env.tmp / "copy.toml"
+    copy.write_text("# our bureau's copy\n" + printed, encoding="utf-8")
+    assert env.run("credit", "policy", "--policy", str(copy)).stdout.strip() == default
+    changed = env.tmp / "changed.toml"
+    changed.write_text(printed.replace("complaint = 5 ", "complaint = 6 "), encoding="utf-8")
+    other = env.run("credit", "policy", "--policy", str(changed)).stdout.strip()
+    assert other.endswith(": valid") and other != default
+    missing = env.run("credit", "policy", "--policy", str(env.tmp / "nope.toml"), expect=1)
+    assert "cannot read the policy file" in missing.stderr
+
+
+def test_grade_stores_the_policy_it_used(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
+    lenient = env.tmp / "lenient.toml"
+    lenient.write_text(default_policy_text().replace('serious_list = "D"', 'serious_list = "C"'), encoding="utf-8")
+    run = grade(env, AS_OF, "--policy", str(lenient))
+    assert run["tiers"] == {"A": 2, "B": 5, "C": 3, "D": 1}
+    assert env.json("credit", "show", u[D_SERIOUS], "--run", str(run["run"]))["tier"] == "C"
+    stored = env.scalar(f"SELECT policy_text FROM grading_runs WHERE id = {run['run']}")
+    assert 'serious_list = "C"' in stored
