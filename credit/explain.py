@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from credit.errors import SpotcheckError
-from credit.grading import record_bounds, records_sql, stream_rows, unpack_records, get_run, run_policy
+from credit.grading import get_run, record_bounds, records_sql, run_policy, stream_rows, unpack_records
 from credit.grading_models import Grade, GradingRun
 from credit.models import CreditRecord, Enterprise
 from credit.policy import CATEGORIES, TIERS, Policy
@@ -76,7 +76,8 @@ def _enterprise(session: Session, uscc: str) -> Enterprise:
 def _load(session: Session, enterprise: Enterprise, as_of: dt.date, max_record: int, max_repair: int) -> tuple[np.ndarray, Records, np.ndarray]:
     dialect = session.connection().dialect.name
     params = {"as_of": as_of, "max_record": max_record, "max_repair": max_repair, "enterprise": enterprise.id}
-    rows = sorted(stream_rows(session, records_sql(dialect, with_id=True, one_enterprise=True), params))
+    with stream_rows(session, records_sql(dialect, with_id=True, one_enterprise=True), params) as stream:
+        rows = sorted(stream)
     ids = np.array([r[0] for r in rows], np.int64)
     packed = np.array([v for r in rows for v in r[1:]], np.int64)
     records = unpack_records(packed, np.zeros(len(rows), np.int64))

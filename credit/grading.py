@@ -10,7 +10,8 @@ import datetime as dt
 import hashlib
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,21 +89,24 @@ def records_sql(dialect: str, *, with_id: bool, one_enterprise: bool) -> str:
     )
 
 
-def stream_rows(session: Session, sql: str, params: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
-    """Rows as plain tuples: the raw sqlite3 cursor on SQLite (Row objects cost 60 % more),
-    a server-side cursor elsewhere, so memory stays flat."""
+@contextmanager
+def stream_rows(session: Session, sql: str, params: dict[str, Any]) -> Iterator[Iterable[Sequence[Any]]]:
+    """The rows of ``sql`` as an iterable of tuples: the raw sqlite3 cursor itself on SQLite (no
+    Python frame per row: Row objects or a generator cost 60 % more), a server-side cursor
+    elsewhere, so memory stays flat."""
     connection = session.connection()
     if connection.dialect.name == "sqlite":
-        raw = connection.connection.dbapi_connection
-        cursor = raw.cursor()
+        cursor = connection.connection.dbapi_connection.cursor()
         try:
-            yield from cursor.execute(sql, {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in params.items()})
+            yield cursor.execute(sql, {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in params.items()})
         finally:
             cursor.close()
         return
     result = connection.execution_options(stream_results=True, yield_per=100_000).execute(text(sql), params)
-    for partition in result.partitions():
-        yield from partition
+    try:
+        yield itertools.chain.from_iterable(result.partitions())
+    finally:
+        result.close()
 
 
 def unpack_records(packed: np.ndarray, enterprise_index: np.ndarray) -> Records:
@@ -137,13 +141,16 @@ def read_population(session: Session, as_of: dt.date, max_record: int, max_repai
     """Every enterprise under supervision and its records as of ``as_of``, in two queries."""
     dialect = session.connection().dialect.name
     statuses = ", ".join(f"'{s}'" for s in NOT_GRADED_STATUSES)
-    rows = list(stream_rows(session, f"SELECT e.id, e.uscc, COALESCE({_day_sql(dialect, 'e.new_economy_since')}, {NO_DATE}) FROM enterprises e WHERE e.status NOT IN ({statuses}) ORDER BY e.uscc", {}))
+    enterprises_sql = f"SELECT e.id, e.uscc, COALESCE({_day_sql(dialect, 'e.new_economy_since')}, {NO_DATE}) FROM enterprises e WHERE e.status NOT IN ({statuses}) ORDER BY e.uscc"
+    with stream_rows(session, enterprises_sql, {}) as stream:
+        rows = list(stream)
     ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
     usccs = [r[1] for r in rows]
     since = np.fromiter((r[2] for r in rows), np.int64, len(rows))
     del rows
     params = {"as_of": as_of, "max_record": max_record, "max_repair": max_repair}
-    packed = np.fromiter(itertools.chain.from_iterable(stream_rows(session, records_sql(dialect, with_id=False, one_enterprise=False), params)), np.int64)
+    with stream_rows(session, records_sql(dialect, with_id=False, one_enterprise=False), params) as stream:
+        packed = np.fromiter(itertools.chain.from_iterable(stream), np.int64)
     enterprise_ids = packed[0::2] >> 9
     by_id = np.argsort(ids, kind="stable")
     position = np.minimum(np.searchsorted(ids[by_id], enterprise_ids), max(len(ids) - 1, 0))
@@ -151,11 +158,6 @@ def read_population(session: Session, as_of: dt.date, max_record: int, max_repai
     keep = np.repeat(graded, 2)
     records = unpack_records(packed[keep], by_id[position[graded]])
     return Population(ids, usccs, since, records)
-
-
-def _reasons(grading: Grading) -> list[str]:
-    plain = (grading.flags == NO_RECORDS)  # nothing counts and no list: the common case, one string
-    return ["no_records" if p else grading.reasons(i) for i, p in enumerate(plain.tolist())]
 
 
 def create_run(session: Session, policy: Policy, as_of: dt.date) -> GradingRun:
@@ -173,7 +175,7 @@ def create_run(session: Session, policy: Policy, as_of: dt.date) -> GradingRun:
 
     tiers = np.array(TIERS)[grading.tier].tolist()
     scores = grading.score.tolist()
-    reasons = _reasons(grading)
+    reasons = grading.all_reasons()
     digest = hashlib.sha256()
     for start in range(0, len(tiers), WRITE_BATCH):
         end = start + WRITE_BATCH
@@ -187,12 +189,12 @@ def create_run(session: Session, policy: Policy, as_of: dt.date) -> GradingRun:
     )
     session.add(run)
     session.flush()
-    ids = population.ids.tolist()
-    flags = grading.flags.tolist()
+    # In key order, so the primary-key B-tree only ever grows at its end.
+    order = np.argsort(population.ids, kind="stable").tolist()
+    ids, flags = population.ids.tolist(), grading.flags.tolist()
     columns = ("run_id", "enterprise_id", "tier", "score", "flags", "reasons")
-    for start in range(0, len(ids), WRITE_BATCH):
-        end = start + WRITE_BATCH
-        rows = list(zip(itertools.repeat(run.id), ids[start:end], tiers[start:end], scores[start:end], flags[start:end], reasons[start:end]))
+    for start in range(0, len(order), WRITE_BATCH):
+        rows = [(run.id, ids[i], tiers[i], scores[i], flags[i], reasons[i]) for i in order[start:start + WRITE_BATCH]]
         insert_rows(session, Grade.__table__, columns, rows)
     run.seconds = round(time.perf_counter() - started, 3)
     log.info("grading_written", run=run.id, seconds=round(time.perf_counter() - started - read_s - score_s, 2))

@@ -50,11 +50,9 @@ def upgrade() -> None:
     sa.CheckConstraint("tier = 'A' OR tier = 'B' OR tier = 'C' OR tier = 'D'", name=op.f('ck_grades_tier')),
     sa.ForeignKeyConstraint(['enterprise_id'], ['enterprises.id'], name=op.f('fk_grades_enterprise_id_enterprises')),
     sa.ForeignKeyConstraint(['run_id'], ['grading_runs.id'], name=op.f('fk_grades_run_id_grading_runs')),
-    sa.PrimaryKeyConstraint('run_id', 'enterprise_id', name=op.f('pk_grades'))
+    sa.PrimaryKeyConstraint('run_id', 'enterprise_id', name=op.f('pk_grades')),
+    sqlite_with_rowid=False,
     )
-    with op.batch_alter_table('grades', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_grades_enterprise_id'), ['enterprise_id'], unique=False)
-        batch_op.create_index('ix_grades_run_tier', ['run_id', 'tier'], unique=False)
 
     op.create_table('credit_repairs',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -83,10 +81,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_credit_repairs_record_id'))
 
     op.drop_table('credit_repairs')
-    with op.batch_alter_table('grades', schema=None) as batch_op:
-        batch_op.drop_index('ix_grades_run_tier')
-        batch_op.drop_index(batch_op.f('ix_grades_enterprise_id'))
-
     op.drop_table('grades')
     op.drop_table('grading_runs')
     # ### end Alembic commands ###
