@@ -17,6 +17,7 @@ from typing import Any
 
 import openpyxl
 import pytest
+from sqlalchemy.exc import ProgrammingError
 
 from credit.policy import default_policy_text
 from tests.conftest import Env
@@ -58,11 +59,14 @@ TIER_AS_OF = {A_CLEAN: "A", A_COMMENDED: "A", B_NONE: "B", C_ABNORMAL: "C", C_PO
               EXPLAIN: "B", LATER: "B", REPAIR: "B", REPAIR_FOOD: "B"}
 
 
-def _enterprise(uscc: str, serial: int) -> list[str]:
-    return [
-        uscc, NAMES[serial], "企业", "张三", "2015-03-01", "注销" if serial == CANCELLED else "存续", "500106",
-        "井口所", "F5211", "沙坪坝区井口镇1号", "", "否",
-    ]
+def _enterprise(uscc: str, name: str, status: str = "存续") -> list[str]:
+    return [uscc, name, "企业", "张三", "2015-03-01", status, "500106", "井口所", "F5211", "沙坪坝区井口镇1号", "", "否"]
+
+
+def _enterprises(u: dict[int, str], **status: str) -> list[list[str]]:
+    """The enterprise rows; ``status`` maps a serial's name (e.g. D_SERIOUS="注销") to its 登记状态."""
+    changed = {globals()[k]: v for k, v in status.items()}
+    return [_enterprise(u[s], NAMES[s], changed.get(s, "注销" if s == CANCELLED else "存续")) for s in NAMES]
 
 
 def _record(uscc: str, kind: str, occurred_on: str, document_no: str, **details: str) -> list[str]:
@@ -74,7 +78,7 @@ def load(env: Env, make_uscc: Callable[..., str]) -> dict[int, str]:
     """Departments, the twelve enterprises and their records; returns serial → USCC."""
     u = {serial: make_uscc(serial) for serial in NAMES}
     env.run("import", "departments", str(env.csv("departments.csv", ["code", "name"], [["SCJG", "市场监督管理局"]])))
-    env.run("import", "enterprises", str(env.csv("enterprises.csv", ENTERPRISE_HEADER, [_enterprise(u[s], s) for s in NAMES])))
+    env.run("import", "enterprises", str(env.csv("enterprises.csv", ENTERPRISE_HEADER, _enterprises(u))))
     penalty = lambda severity, sector: {"severity": severity, "sector": sector}  # noqa: E731
     records = [
         _record(u[A_CLEAN], "抽查结果", "2026-03-01", "SC-1", result_codes="1"),
@@ -111,6 +115,26 @@ def data(env: Env, make_uscc: Callable[..., str]) -> tuple[Env, dict[int, str]]:
     return env, load(env, make_uscc)
 
 
+# Product bug (see the module's report): on PostgreSQL every `credit grade` fails.
+# credit/grading.py:103 (stream_rows) calls `connection.execution_options(stream_results=True, ...)`,
+# which in SQLAlchemy 2.x changes the session's Connection in place instead of returning a copy, so
+# the INSERT INTO grading_runs at session.flush() (grading.py:189) is sent through a server-side
+# cursor: psycopg raises ProgrammingError 'syntax error at or near "INSERT"' (DECLARE ... CURSOR FOR INSERT).
+GRADING_ON_POSTGRESQL = pytest.mark.xfail(
+    strict=True, raises=ProgrammingError,
+    reason="bug: credit/grading.py:103 sets stream_results on the session's connection in place; "
+    "the INSERT INTO grading_runs then runs as DECLARE CURSOR FOR INSERT on PostgreSQL",
+)
+
+
+@pytest.fixture
+def graded(data: tuple[Env, dict[int, str]], database_url: str, request: pytest.FixtureRequest) -> tuple[Env, dict[int, str]]:
+    """The data set, for tests that run `credit grade` (expected to fail on PostgreSQL: GRADING_ON_POSTGRESQL)."""
+    if database_url.startswith("postgresql"):
+        request.applymarker(GRADING_ON_POSTGRESQL)
+    return data
+
+
 def record_id(env: Env, document_no: str) -> int:
     return int(env.scalar(f"SELECT id FROM credit_records WHERE document_no = '{document_no}'"))
 
@@ -130,8 +154,8 @@ def error_lines(stderr: str) -> list[str]:
 # 1. Tiers -----------------------------------------------------------------------------------------
 
 
-def test_grade_counts_each_tier_and_skips_deregistered(data: tuple[Env, dict[int, str]]) -> None:
-    env, u = data
+def test_grade_counts_each_tier_and_skips_deregistered(graded: tuple[Env, dict[int, str]]) -> None:
+    env, u = graded
     result = grade(env, AS_OF)
     assert result == {"run": 1, "tiers": {"A": 2, "B": 5, "C": 2, "D": 2}}
     assert env.scalar("SELECT count(*) FROM grades WHERE run_id = 1") == 11
@@ -145,8 +169,8 @@ def test_grade_counts_each_tier_and_skips_deregistered(data: tuple[Env, dict[int
     assert "注销" in cancelled["stored"]["why"]
 
 
-def test_scores_and_reasons_of_the_tier_cases(data: tuple[Env, dict[int, str]]) -> None:
-    env, u = data
+def test_scores_and_reasons_of_the_tier_cases(graded: tuple[Env, dict[int, str]]) -> None:
+    env, u = graded
     run = grade(env, AS_OF)["run"]
     show = lambda serial: env.json("credit", "show", u[serial], "--run", str(run))  # noqa: E731
     clean, commended, none = show(A_CLEAN), show(A_COMMENDED), show(B_NONE)
@@ -163,11 +187,44 @@ def test_scores_and_reasons_of_the_tier_cases(data: tuple[Env, dict[int, str]]) 
     assert (points["score"], points["reasons"]) == (90, "penalty:1:60;commitment_breach:1:30")
 
 
+def test_grade_text_output_and_runs(graded: tuple[Env, dict[int, str]]) -> None:
+    env, _ = graded
+    out = env.run("credit", "grade", "--as-of", AS_OF).stdout.splitlines()
+    assert out[0].startswith(f"grading run 1 as of {AS_OF}, policy default-2026.1 (")
+    # 17 records: the deregistered enterprise's and the one dated after AS_OF are not read.
+    assert out[1].startswith("11 enterprises from 17 records: A 2  B 5  C 2  D 2")
+    runs = env.run("credit", "runs").stdout.splitlines()
+    assert runs == [f"1\t{AS_OF}\tdefault-2026.1\t11 enterprises\tA2 B5 C2 D2"]
+
+
+SPOT_CHECKS = [  # result codes → category, points, tier
+    ("A;3;E", "spot_check.problem", 15, "B"),  # the worst result wins
+    ("8", "spot_check.obstructed", 40, "C"),
+    ("E", "spot_check.corrected", 5, "B"),
+    ("7", "spot_check.other", 0, "B"),  # counts, for no points
+    ("F", "spot_check.clean", -5, "A"),
+]
+
+
+def test_spot_check_result_codes(graded: tuple[Env, dict[int, str]], make_uscc: Callable[..., str]) -> None:
+    env, _ = graded
+    usccs = [make_uscc(20 + i) for i in range(len(SPOT_CHECKS))]
+    env.run("import", "enterprises", str(env.csv("more.csv", ENTERPRISE_HEADER, [_enterprise(u, f"重庆抽查示例{i}有限公司") for i, u in enumerate(usccs)])))
+    rows = [_record(u, "抽查结果", "2026-05-01", f"SC-{i}", result_codes=codes) for i, (u, (codes, *_)) in enumerate(zip(usccs, SPOT_CHECKS, strict=True))]
+    env.run("import", "records", str(env.csv("more-records.csv", RECORD_HEADER, rows)))
+    result = grade(env, AS_OF)
+    assert result["tiers"] == {"A": 3, "B": 8, "C": 3, "D": 2}
+    for uscc, (codes, category, points, tier) in zip(usccs, SPOT_CHECKS, strict=True):
+        shown = env.json("credit", "show", uscc, "--run", str(result["run"]))
+        assert [(line["category"], line["points"]) for line in shown["counting"]] == [(category, points)], codes
+        assert (shown["tier"], shown["score"], shown["stored"]) == (tier, points, None), codes
+
+
 # 2. Explanations and impact periods ---------------------------------------------------------------
 
 
-def test_show_counting_and_not_counting(data: tuple[Env, dict[int, str]]) -> None:
-    env, u = data
+def test_show_counting_and_not_counting(graded: tuple[Env, dict[int, str]]) -> None:
+    env, u = graded
     run = grade(env, AS_OF)["run"]
     shown = env.json("credit", "show", u[EXPLAIN], "--run", str(run))
     assert (shown["uscc"], shown["name"], shown["as_of"], shown["run"]) == (u[EXPLAIN], NAMES[EXPLAIN], AS_OF, run)
@@ -191,8 +248,8 @@ def test_show_counting_and_not_counting(data: tuple[Env, dict[int, str]]) -> Non
     assert shown["reasons"] == "penalty:1:10;complaint:1:5"
 
 
-def test_show_text_output(data: tuple[Env, dict[int, str]]) -> None:
-    env, u = data
+def test_show_text_output(graded: tuple[Env, dict[int, str]]) -> None:
+    env, u = graded
     run = grade(env, AS_OF)["run"]
     out = env.run("credit", "show", u[EXPLAIN], "--run", str(run)).stdout
     assert f"run {run} as of {AS_OF}" in out and "tier B, score 15" in out
@@ -201,8 +258,8 @@ def test_show_text_output(data: tuple[Env, dict[int, str]]) -> None:
     assert "expired after 2026-06-29" in out
 
 
-def test_complaint_stops_counting_the_day_after_its_last_day(data: tuple[Env, dict[int, str]]) -> None:
-    env, u = data
+def test_complaint_stops_counting_the_day_after_its_last_day(graded: tuple[Env, dict[int, str]]) -> None:
+    env, u = graded
     on_last_day = grade(env, AS_OF)["run"]
     day_after = grade(env, DAY_AFTER)["run"]
     before = env.json("credit", "show", u[EXPLAIN], "--run", str(on_last_day))
@@ -221,8 +278,8 @@ def test_complaint_stops_counting_the_day_after_its_last_day(data: tuple[Env, di
 # 3. As-of grading ---------------------------------------------------------------------------------
 
 
-def test_record_after_as_of_is_ignored(data: tuple[Env, dict[int, str]]) -> None:
-    env, u = data
+def test_record_after_as_of_is_ignored(graded: tuple[Env, dict[int, str]]) -> None:
+    env, u = graded
     run = grade(env, AS_OF)["run"]
     shown = env.json("credit", "show", u[LATER], "--run", str(run))
     assert (shown["tier"], shown["score"], shown["reasons"]) == ("B", 0, "no_records")
@@ -237,8 +294,8 @@ def test_record_after_as_of_is_ignored(data: tuple[Env, dict[int, str]]) -> None
 # 4. Determinism -----------------------------------------------------------------------------------
 
 
-def test_same_inputs_same_result(data: tuple[Env, dict[int, str]]) -> None:
-    env, _ = data
+def test_same_inputs_same_result(graded: tuple[Env, dict[int, str]]) -> None:
+    env, _ = graded
     first, second = grade(env, AS_OF), grade(env, AS_OF)
     other = grade(env, DAY_AFTER)
     assert (first["run"], second["run"], other["run"]) == (1, 2, 3)
@@ -259,6 +316,26 @@ def test_same_inputs_same_result(data: tuple[Env, dict[int, str]]) -> None:
     assert differing == 0
 
 
+def test_corrected_record_replaces_the_old_version(graded: tuple[Env, dict[int, str]]) -> None:
+    """A correction (same document number, new content) supersedes the record from the next run on."""
+    env, u = graded
+    before = grade(env, AS_OF)["run"]
+    old_id = record_id(env, "CF-5")
+    fixed = [_record(u[C_POINTS], "行政处罚", "2025-09-01", "CF-5", severity="一般", sector="其他")]
+    assert env.json("import", "records", str(env.csv("fix.csv", RECORD_HEADER, fixed))) == {"inserted": 0, "updated": 1, "unchanged": 0, "rejected": 0}
+    after = grade(env, AS_OF)
+    assert after["tiers"] == {"A": 2, "B": 6, "C": 1, "D": 2}
+    shown = env.json("credit", "show", u[C_POINTS], "--run", str(after["run"]))
+    assert (shown["tier"], shown["score"]) == ("B", 0)
+    assert [(line["status"], line["id"] != old_id) for line in shown["not_counting"]] == [("first_offence", True)]
+    # The earlier run is still explained from the records it saw.
+    old = env.json("credit", "show", u[C_POINTS], "--run", str(before))
+    assert (old["tier"], old["score"], old["stored"]) == ("C", 30, None)
+    assert [line["id"] for line in old["counting"]] == [old_id]
+    refused = env.run("credit", "repair", "request", str(old_id), "--reason", "x", "--on", "2026-06-01", expect=1)
+    assert "corrected by a later record" in refused.stderr
+
+
 # 5. Drift -----------------------------------------------------------------------------------------
 
 
@@ -275,8 +352,8 @@ def _verdict(psi: float) -> str:
     return "stable" if psi < 0.10 else "watch" if psi < 0.25 else "shift"
 
 
-def test_drift_one_enterprise_moves(data: tuple[Env, dict[int, str]]) -> None:
-    env, _ = data
+def test_drift_one_enterprise_moves(graded: tuple[Env, dict[int, str]]) -> None:
+    env, _ = graded
     a, b = grade(env, AS_OF), grade(env, DAY_AFTER)
     result = env.json("credit", "drift", str(a["run"]), str(b["run"]))
     assert (result["run_a"], result["run_b"]) == (a["run"], b["run"])
@@ -294,8 +371,8 @@ def test_drift_one_enterprise_moves(data: tuple[Env, dict[int, str]]) -> None:
     assert result["verdict"] == _verdict(result["psi"]) == "stable"
 
 
-def test_drift_under_a_stricter_policy_is_a_shift(data: tuple[Env, dict[int, str]]) -> None:
-    env, _ = data
+def test_drift_under_a_stricter_policy_is_a_shift(graded: tuple[Env, dict[int, str]]) -> None:
+    env, _ = graded
     strict = env.tmp / "strict.toml"
     strict.write_text(default_policy_text().replace("c = 30\nd = 80", "c = 5\nd = 10"), encoding="utf-8")
     a, b = grade(env, AS_OF), grade(env, AS_OF, "--policy", str(strict))
@@ -309,11 +386,27 @@ def test_drift_under_a_stricter_policy_is_a_shift(data: tuple[Env, dict[int, str
     assert "shift" in text and f"PSI {result['psi']:.4f}" in text
 
 
+def test_drift_enterprise_deregistered_between_runs(graded: tuple[Env, dict[int, str]]) -> None:
+    env, u = graded
+    a = grade(env, AS_OF)
+    rows = _enterprises(u, D_SERIOUS="注销")
+    assert env.json("import", "enterprises", str(env.csv("e2.csv", ENTERPRISE_HEADER, rows)))["updated"] == 1
+    b = grade(env, AS_OF)
+    assert b["tiers"] == {"A": 2, "B": 5, "C": 2, "D": 1}
+    result = env.json("credit", "drift", str(a["run"]), str(b["run"]))
+    assert (result["only_a"], result["only_b"]) == (1, 0)
+    assert result["matrix"]["D"] == {"A": 0, "B": 0, "C": 0, "D": 1}
+    assert sum(sum(row.values()) for row in result["matrix"].values()) == 10
+    assert result["psi"] == pytest.approx(_psi(a["tiers"], b["tiers"]), abs=1e-6)
+    assert result["verdict"] == _verdict(result["psi"])
+    assert [r["uscc"] for r in env.json("credit", "list", "--tier", "D")["enterprises"]] == [u[D_POINTS]]
+
+
 # 6. Lists -----------------------------------------------------------------------------------------
 
 
-def test_list_tier_d_json(data: tuple[Env, dict[int, str]]) -> None:
-    env, u = data
+def test_list_tier_d_json(graded: tuple[Env, dict[int, str]]) -> None:
+    env, u = graded
     run = grade(env, AS_OF)["run"]
     listed = env.json("credit", "list", "--tier", "D")
     assert listed["run"] == run
@@ -329,8 +422,8 @@ def test_list_tier_d_json(data: tuple[Env, dict[int, str]]) -> None:
     assert env.json("credit", "list", "--tier", "D", "--district", "500107")["enterprises"] == []
 
 
-def test_list_to_csv_and_xlsx(data: tuple[Env, dict[int, str]]) -> None:
-    env, u = data
+def test_list_to_csv_and_xlsx(graded: tuple[Env, dict[int, str]]) -> None:
+    env, u = graded
     run = grade(env, AS_OF)["run"]
     out_csv, out_xlsx = env.tmp / "d.csv", env.tmp / "d.xlsx"
     assert env.json("credit", "list", "--tier", "D", "--out", str(out_csv)) == {"run": run, "rows": 2}
@@ -377,23 +470,51 @@ def test_what_if_list_entry_and_nothing_to_improve(data: tuple[Env, dict[int, st
 
 
 def test_repair_general_penalty_refused_then_approved(data: tuple[Env, dict[int, str]]) -> None:
-    env, u = data
+    env, _ = data
     rid = record_id(env, "CF-11-2")  # 2025-12-15, sector 其他: eligible after 6 months
     refused = env.run("credit", "repair", "request", str(rid), "--reason", "罚款已缴纳", "--on", "2026-06-15", expect=1)
-    assert "2026-06-16" in refused.stderr and "not eligible" in refused.stderr
-    assert "Traceback" not in refused.stderr
+    assert error_lines(refused.stderr) == [
+        f"Error: record {rid} (行政处罚, 2025-12-15) is not eligible for repair before 2026-06-16"
+    ]
     assert env.scalar("SELECT count(*) FROM credit_repairs") == 0
     accepted = env.json("credit", "repair", "request", str(rid), "--reason", "罚款已缴纳", "--on", "2026-06-16")
     assert accepted == {"request": accepted["request"], "record": rid, "eligible_from": "2026-06-16"}
     req = str(accepted["request"])
+    assert env.scalar(f"SELECT status FROM credit_repairs WHERE id = {req}") == "requested"
     again = env.run("credit", "repair", "request", str(rid), "--reason", "again", "--on", "2026-06-17", expect=1)
     assert f"already has repair request {req}" in again.stderr
+    early = env.run("credit", "repair", "approve", req, "--on", "2026-06-10", expect=1)
+    assert "before the request date 2026-06-16" in early.stderr
     approved = env.run("credit", "repair", "approve", req, "--on", "2026-07-15")
     assert f"approved on 2026-07-15: record {rid} no longer counts" in approved.stdout
     assert env.scalar(f"SELECT status FROM credit_repairs WHERE id = {req}") == "approved"
+    assert str(env.scalar(f"SELECT decided_on FROM credit_repairs WHERE id = {req}")) == "2026-07-15"
     twice = env.run("credit", "repair", "approve", req, "--on", "2026-07-16", expect=1)
     assert "already decided" in twice.stderr
 
+
+def test_repair_dates_in_the_future_refused(data: tuple[Env, dict[int, str]]) -> None:
+    env, _ = data
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    rid = str(record_id(env, "CF-11-2"))
+    result = env.run("credit", "repair", "request", rid, "--reason", "罚款已缴纳", "--on", tomorrow, expect=1)
+    assert f"the request date {tomorrow} is in the future" in result.stderr
+    req = str(env.json("credit", "repair", "request", rid, "--reason", "罚款已缴纳", "--on", "2026-06-16")["request"])
+    result = env.run("credit", "repair", "approve", req, "--on", tomorrow, expect=1)
+    assert f"the approval date {tomorrow} is in the future" in result.stderr
+    assert env.scalar(f"SELECT status FROM credit_repairs WHERE id = {req}") == "requested"
+
+
+def _approve(env: Env, document_no: str, requested: str, approved: str) -> int:
+    rid = record_id(env, document_no)
+    req = env.json("credit", "repair", "request", str(rid), "--reason", "已履行", "--on", requested)["request"]
+    env.run("credit", "repair", "approve", str(req), "--on", approved)
+    return rid
+
+
+def test_repaired_record_stops_counting_from_the_approval_date(graded: tuple[Env, dict[int, str]]) -> None:
+    env, u = graded
+    _approve(env, "CF-11-2", "2026-06-16", "2026-07-15")
     after = grade(env, "2026-07-15")["run"]
     shown = env.json("credit", "show", u[REPAIR], "--run", str(after))
     assert shown["counting"] == []
@@ -401,7 +522,7 @@ def test_repair_general_penalty_refused_then_approved(data: tuple[Env, dict[int,
     assert (shown["score"], shown["tier"]) == (0, "B")
     assert "repaired (信用修复)" in env.run("credit", "show", u[REPAIR], "--run", str(after)).stdout
 
-    before = grade(env, "2026-07-14")["run"]  # graded later, but as of a day before the approval
+    before = grade(env, "2026-07-14")["run"]  # graded later, but as of the day before the approval
     shown = env.json("credit", "show", u[REPAIR], "--run", str(before))
     assert (by_doc(shown["counting"])["CF-11-2"]["points"], shown["score"]) == (10, 10)
     eid = env.scalar(f"SELECT id FROM enterprises WHERE uscc = '{u[REPAIR]}'")
@@ -409,34 +530,53 @@ def test_repair_general_penalty_refused_then_approved(data: tuple[Env, dict[int,
     assert env.scalar(f"SELECT score FROM grades WHERE run_id = {before} AND enterprise_id = {eid}") == 1000
 
 
-def test_repair_of_a_run_before_the_approval_is_unchanged(data: tuple[Env, dict[int, str]]) -> None:
+def test_run_before_the_approval_keeps_its_explanation(graded: tuple[Env, dict[int, str]]) -> None:
     """A run stores the repairs it saw: approving later does not rewrite its explanation."""
-    env, u = data
+    env, u = graded
     run = grade(env, "2026-07-20")["run"]
-    req = env.json("credit", "repair", "request", str(record_id(env, "CF-11-2")), "--reason", "罚款已缴纳", "--on", "2026-06-20")["request"]
-    env.run("credit", "repair", "approve", str(req), "--on", "2026-07-01")
+    _approve(env, "CF-11-2", "2026-06-20", "2026-07-01")
     shown = env.json("credit", "show", u[REPAIR], "--run", str(run))
     assert (shown["score"], shown["stored"]) == (10, None)
     assert grade(env, "2026-07-20")["run"] == run + 1
     assert env.json("credit", "show", u[REPAIR])["score"] == 0  # the latest run
 
 
+def test_repaired_abnormal_list_entry_lifts_the_floor(graded: tuple[Env, dict[int, str]]) -> None:
+    env, u = graded
+    _approve(env, "YC-4", "2025-10-01", "2025-10-08")  # abnormal_months = 0: eligible at once
+    result = grade(env, AS_OF)
+    assert result["tiers"] == {"A": 2, "B": 6, "C": 1, "D": 2}
+    shown = env.json("credit", "show", u[C_ABNORMAL], "--run", str(result["run"]))
+    assert (shown["tier"], shown["score"], shown["counting"]) == ("B", 0, [])
+    assert by_doc(shown["not_counting"])["YC-4"]["status"] == "repaired"
+
+
 def test_repair_food_penalty_waits_twelve_months_and_reject(data: tuple[Env, dict[int, str]]) -> None:
-    env, u = data
+    env, _ = data
     rid = record_id(env, "CF-12")  # 2025-09-01, sector 食品
     refused = env.run("credit", "repair", "request", str(rid), "--reason", "已整改", "--on", "2026-09-01", expect=1)
-    assert "2026-09-02" in refused.stderr
+    assert "not eligible for repair before 2026-09-02" in refused.stderr
     req = env.json("credit", "repair", "request", str(rid), "--reason", "已整改", "--on", "2026-09-02")
     assert req["eligible_from"] == "2026-09-02"
     rejected = env.run("credit", "repair", "reject", str(req["request"]), "--reason", "材料不全", "--on", "2026-09-10")
     assert f"repair request {req['request']} rejected on 2026-09-10" in rejected.stdout
     assert env.scalar(f"SELECT status FROM credit_repairs WHERE id = {req['request']}") == "rejected"
     assert env.scalar(f"SELECT decision_reason FROM credit_repairs WHERE id = {req['request']}") == "材料不全"
-    run = grade(env, "2026-09-10")["run"]
-    line = by_doc(env.json("credit", "show", u[REPAIR_FOOD], "--run", str(run))["not_counting"])["CF-12"]
-    assert line["status"] == "first_offence"  # not repaired
+    late = env.run("credit", "repair", "approve", str(req["request"]), "--on", "2026-09-11", expect=1)
+    assert "already decided" in late.stderr
     # A rejected request leaves the record open to a new one.
     assert env.json("credit", "repair", "request", str(rid), "--reason", "补充材料", "--on", "2026-09-11")["request"] == req["request"] + 1
+
+
+def test_rejected_repair_still_counts(graded: tuple[Env, dict[int, str]]) -> None:
+    env, u = graded
+    rid = record_id(env, "CF-7")  # severe penalty of 2025-08-01, sector 其他: eligible from 2026-02-02
+    req = env.json("credit", "repair", "request", str(rid), "--reason", "已整改", "--on", "2026-03-01")["request"]
+    env.run("credit", "repair", "reject", str(req), "--reason", "罚款未缴纳", "--on", "2026-03-05")
+    result = grade(env, AS_OF)
+    assert result["tiers"] == {"A": 2, "B": 5, "C": 2, "D": 2}
+    shown = env.json("credit", "show", u[D_POINTS], "--run", str(result["run"]))
+    assert (shown["tier"], shown["score"], by_doc(shown["counting"])["CF-7"]["points"]) == ("D", 90, 60)
 
 
 def test_reject_needs_a_reason(data: tuple[Env, dict[int, str]]) -> None:
@@ -484,16 +624,23 @@ def test_bad_policy_refused_without_a_run(env: Env, old: str, new: str, key: str
 
 def test_show_unknown_enterprise(data: tuple[Env, dict[int, str]], make_uscc: Callable[..., str]) -> None:
     env, _ = data
-    grade(env, AS_OF)
     result = env.run("credit", "show", make_uscc(999), expect=1)
     assert error_lines(result.stderr) == [f"Error: no enterprise {make_uscc(999)} in the directory"]
+    assert "Traceback" not in result.stderr
+    assert "no enterprise" in env.run("credit", "what-if", make_uscc(999), "--as-of", AS_OF, expect=1).stderr
 
 
-def test_show_before_any_run_and_unknown_run(data: tuple[Env, dict[int, str]]) -> None:
+def test_show_and_list_before_any_run(data: tuple[Env, dict[int, str]]) -> None:
     env, u = data
     assert "no grading run yet" in env.run("credit", "show", u[B_NONE], expect=1).stderr
+    assert "no grading run yet" in env.run("credit", "list", "--tier", "D", expect=1).stderr
+    assert env.json("credit", "runs") == []
+
+
+def test_show_unknown_run(graded: tuple[Env, dict[int, str]]) -> None:
+    env, u = graded
     grade(env, AS_OF)
-    assert "no grading run 7" in env.run("credit", "show", u[B_NONE], "--run", "7", expect=1).stderr
+    assert error_lines(env.run("credit", "show", u[B_NONE], "--run", "7", expect=1).stderr) == ["Error: no grading run 7"]
 
 
 def test_grade_in_the_future_refused(data: tuple[Env, dict[int, str]]) -> None:
@@ -505,8 +652,8 @@ def test_grade_in_the_future_refused(data: tuple[Env, dict[int, str]]) -> None:
     assert env.scalar("SELECT count(*) FROM grading_runs") == 0
 
 
-def test_drift_unknown_run(data: tuple[Env, dict[int, str]]) -> None:
-    env, _ = data
+def test_drift_unknown_run(graded: tuple[Env, dict[int, str]]) -> None:
+    env, _ = graded
     grade(env, AS_OF)
     result = env.run("credit", "drift", "1", "99", expect=1)
     assert error_lines(result.stderr) == ["Error: no grading run 99"]
@@ -532,8 +679,8 @@ def test_policy_print_and_validate(env: Env) -> None:
     assert "cannot read the policy file" in missing.stderr
 
 
-def test_grade_stores_the_policy_it_used(data: tuple[Env, dict[int, str]]) -> None:
-    env, u = data
+def test_grade_stores_the_policy_it_used(graded: tuple[Env, dict[int, str]]) -> None:
+    env, u = graded
     lenient = env.tmp / "lenient.toml"
     lenient.write_text(default_policy_text().replace('serious_list = "D"', 'serious_list = "C"'), encoding="utf-8")
     run = grade(env, AS_OF, "--policy", str(lenient))
