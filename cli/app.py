@@ -88,7 +88,7 @@ def domain_errors(func: F) -> F:
             raise click.ClickException(str(exc)) from exc
         except sa_exc.ArgumentError as exc:
             raise click.UsageError(f"invalid --database-url: {exc}") from exc
-        except sa_exc.OperationalError as exc:
+        except sa_exc.DBAPIError as exc:  # unreachable server, locked file, refused statement
             reason = str(exc.orig or exc).strip().splitlines()[0]
             raise click.ClickException(f"database error: {reason}") from exc
         except OSError as exc:  # an output file in a missing or read-only folder

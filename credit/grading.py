@@ -102,7 +102,9 @@ def stream_rows(session: Session, sql: str, params: dict[str, Any]) -> Iterator[
         finally:
             cursor.close()
         return
-    result = connection.execution_options(stream_results=True, yield_per=100_000).execute(text(sql), params)
+    # Options for this statement only: Connection.execution_options() would change the
+    # connection itself, and every later statement of the transaction would open a cursor too.
+    result = connection.execute(text(sql), params, execution_options={"stream_results": True, "yield_per": 100_000})
     try:
         yield itertools.chain.from_iterable(result.partitions())
     finally:

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 import math
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
-from sqlalchemy.exc import ProgrammingError
 
 from credit.policy import default_policy_text
 from tests.conftest import Env
@@ -63,10 +60,10 @@ def _enterprise(uscc: str, name: str, status: str = "存续") -> list[str]:
     return [uscc, name, "企业", "张三", "2015-03-01", status, "500106", "井口所", "F5211", "沙坪坝区井口镇1号", "", "否"]
 
 
-def _enterprises(u: dict[int, str], **status: str) -> list[list[str]]:
-    """The enterprise rows; ``status`` maps a serial's name (e.g. D_SERIOUS="注销") to its 登记状态."""
-    changed = {globals()[k]: v for k, v in status.items()}
-    return [_enterprise(u[s], NAMES[s], changed.get(s, "注销" if s == CANCELLED else "存续")) for s in NAMES]
+def _enterprises(u: dict[int, str], changed: dict[int, str] | None = None) -> list[list[str]]:
+    """The enterprise rows; ``changed`` maps a serial to another 登记状态."""
+    status = {CANCELLED: "注销", **(changed or {})}
+    return [_enterprise(u[s], NAMES[s], status.get(s, "存续")) for s in NAMES]
 
 
 def _record(uscc: str, kind: str, occurred_on: str, document_no: str, **details: str) -> list[str]:
@@ -115,23 +112,9 @@ def data(env: Env, make_uscc: Callable[..., str]) -> tuple[Env, dict[int, str]]:
     return env, load(env, make_uscc)
 
 
-# Product bug (see the module's report): on PostgreSQL every `credit grade` fails.
-# credit/grading.py:103 (stream_rows) calls `connection.execution_options(stream_results=True, ...)`,
-# which in SQLAlchemy 2.x changes the session's Connection in place instead of returning a copy, so
-# the INSERT INTO grading_runs at session.flush() (grading.py:189) is sent through a server-side
-# cursor: psycopg raises ProgrammingError 'syntax error at or near "INSERT"' (DECLARE ... CURSOR FOR INSERT).
-GRADING_ON_POSTGRESQL = pytest.mark.xfail(
-    strict=True, raises=ProgrammingError,
-    reason="bug: credit/grading.py:103 sets stream_results on the session's connection in place; "
-    "the INSERT INTO grading_runs then runs as DECLARE CURSOR FOR INSERT on PostgreSQL",
-)
-
-
 @pytest.fixture
-def graded(data: tuple[Env, dict[int, str]], database_url: str, request: pytest.FixtureRequest) -> tuple[Env, dict[int, str]]:
-    """The data set, for tests that run `credit grade` (expected to fail on PostgreSQL: GRADING_ON_POSTGRESQL)."""
-    if database_url.startswith("postgresql"):
-        request.applymarker(GRADING_ON_POSTGRESQL)
+def graded(data: tuple[Env, dict[int, str]]) -> tuple[Env, dict[int, str]]:
+    """The data set, for tests that run `credit grade`."""
     return data
 
 
@@ -275,6 +258,28 @@ def test_complaint_stops_counting_the_day_after_its_last_day(graded: tuple[Env, 
     assert env.scalar(f"SELECT score FROM grades WHERE run_id = {day_after} AND enterprise_id = {eid}") == 1000
 
 
+def test_only_record_on_its_last_day(graded: tuple[Env, dict[int, str]], make_uscc: Callable[..., str]) -> None:
+    """An enterprise whose only record is on its last day is graded by it; the day after it has none."""
+    env, _ = graded
+    commended, listed = make_uscc(30), make_uscc(31)
+    env.run("import", "enterprises", str(env.csv("more.csv", ENTERPRISE_HEADER, [_enterprise(commended, "重庆末日表彰有限公司"), _enterprise(listed, "重庆末日失信有限公司")])))
+    rows = [
+        _record(commended, "表彰", "2025-06-30", "BZ-30"),  # 12 months: last day AS_OF
+        _record(listed, "列入严重违法失信名单", "2025-01-15", "YZ-31", effective_until=AS_OF),  # its own last day wins
+    ]
+    env.run("import", "records", str(env.csv("more-records.csv", RECORD_HEADER, rows)))
+    on_last_day, day_after = grade(env, AS_OF)["run"], grade(env, DAY_AFTER)["run"]
+    first = env.json("credit", "show", commended, "--run", str(on_last_day))
+    assert (first["tier"], first["score"], first["reasons"]) == ("A", -10, "commendation:1:-10")
+    assert first["counting"][0]["last_day"] == AS_OF
+    second = env.json("credit", "show", listed, "--run", str(on_last_day))
+    assert (second["tier"], second["reasons"], second["counting"][0]["last_day"]) == ("D", "serious_list;serious_in:1:60", AS_OF)
+    for uscc in (commended, listed):
+        later = env.json("credit", "show", uscc, "--run", str(day_after))
+        assert (later["tier"], later["score"], later["reasons"], later["counting"]) == ("B", 0, "no_records", [])
+        assert [line["status"] for line in later["not_counting"]] == ["expired"]
+
+
 # 3. As-of grading ---------------------------------------------------------------------------------
 
 
@@ -389,7 +394,7 @@ def test_drift_under_a_stricter_policy_is_a_shift(graded: tuple[Env, dict[int, s
 def test_drift_enterprise_deregistered_between_runs(graded: tuple[Env, dict[int, str]]) -> None:
     env, u = graded
     a = grade(env, AS_OF)
-    rows = _enterprises(u, D_SERIOUS="注销")
+    rows = _enterprises(u, {D_SERIOUS: "注销"})
     assert env.json("import", "enterprises", str(env.csv("e2.csv", ENTERPRISE_HEADER, rows)))["updated"] == 1
     b = grade(env, AS_OF)
     assert b["tiers"] == {"A": 2, "B": 5, "C": 2, "D": 1}
@@ -464,6 +469,11 @@ def test_what_if_list_entry_and_nothing_to_improve(data: tuple[Env, dict[int, st
     assert (abnormal["better_on"], abnormal["better_tier"]) == (None, None)  # counts until removed
     none = env.json("credit", "what-if", u[B_NONE], "--as-of", AS_OF)
     assert (none["tier"], none["improving"], none["better_on"]) == ("B", [], None)
+    # B with records: neither record alone, nor their expiry, gives a better tier than B.
+    explain = env.json("credit", "what-if", u[EXPLAIN], "--as-of", AS_OF)
+    assert (explain["tier"], explain["score"], explain["improving"], explain["better_on"]) == ("B", 15, [], None)
+    text = env.run("credit", "what-if", u[EXPLAIN], "--as-of", AS_OF).stdout
+    assert "no single record's repair or expiry would improve the tier" in text
 
 
 # 8. Credit repair ---------------------------------------------------------------------------------
