@@ -35,8 +35,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -45,6 +43,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from measure import log, run_timed, spotcheck_command
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -96,38 +96,10 @@ class Step:
     run: int | None = None
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
 def run(name: str, argv: list[str], workdir: Path, stream_stderr: bool = False) -> Step:
-    """Run ``argv``, timing it and reading its own peak RSS from ``os.wait4``.
-
-    Output goes to files (never pipes a child could block on); stderr is echoed live
-    when ``stream_stderr``.
-    """
-    out_path, err_path = workdir / f"{name}.stdout", workdir / f"{name}.stderr"
-    with out_path.open("wb") as out, err_path.open("wb") as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=None if stream_stderr else err, cwd=ROOT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4; tell Popen
-    peak_mb = usage.ru_maxrss / 1024 if sys.platform != "darwin" else usage.ru_maxrss / 2**20
-    return Step(name, seconds, peak_mb, proc.returncode,
-                out_path.read_text(encoding="utf-8", errors="replace"),
-                err_path.read_text(encoding="utf-8", errors="replace"))
-
-
-def spotcheck_command() -> list[str]:
-    """The ``spotcheck`` console script of this interpreter's environment."""
-    beside = Path(sys.executable).parent / "spotcheck"
-    if beside.exists():
-        return [str(beside)]
-    found = shutil.which("spotcheck")
-    if found:
-        return [found]
-    sys.exit("bench/grade.py: no spotcheck command found; install the project (pip install -e .)")
+    """Run ``argv`` as a timed child process (bench/measure.py)."""
+    t = run_timed(name, argv, workdir, cwd=ROOT, stream_stderr=stream_stderr)
+    return Step(name, t.seconds, t.peak_rss_mb, t.returncode, t.stdout, t.stderr)
 
 
 def fail(step: Step, what: str) -> int:
@@ -245,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def bench(args: argparse.Namespace, db: Path, workdir: Path, build_dir: Path | None) -> int:
     steps: list[Step] = []
-    spotcheck = spotcheck_command()
+    spotcheck = spotcheck_command("bench/grade.py")
     url = f"sqlite:///{db}"
 
     # 1. The database: given, kept, or built by bench/import.py.

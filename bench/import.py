@@ -23,13 +23,12 @@ import argparse
 import datetime as dt
 import json
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from measure import log, run_timed, spotcheck_command
 
 HERE = Path(__file__).resolve().parent
 KINDS = ("departments", "items", "enterprises", "records")
@@ -49,38 +48,10 @@ class Step:
     command_seconds: float | None = None  # as the command itself logged it (no interpreter start-up)
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
 def run(name: str, argv: list[str], env: dict[str, str], workdir: Path, stream_stderr: bool = False) -> Step:
-    """Run ``argv``, timing it and reading its own peak RSS from ``os.wait4``.
-
-    Output goes to files (never pipes a child could block on); stderr is echoed live
-    when ``stream_stderr``.
-    """
-    out_path, err_path = workdir / f"{name}.stdout", workdir / f"{name}.stderr"
-    with out_path.open("wb") as out, err_path.open("wb") as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=None if stream_stderr else err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4; tell Popen
-    peak_mb = usage.ru_maxrss / 1024 if sys.platform != "darwin" else usage.ru_maxrss / 2**20
-    return Step(name, None, seconds, peak_mb, proc.returncode,
-                out_path.read_text(encoding="utf-8", errors="replace"),
-                err_path.read_text(encoding="utf-8", errors="replace"))
-
-
-def spotcheck_command() -> list[str]:
-    """The ``spotcheck`` console script of this interpreter's environment."""
-    beside = Path(sys.executable).parent / "spotcheck"
-    if beside.exists():
-        return [str(beside)]
-    found = shutil.which("spotcheck")
-    if found:
-        return [found]
-    sys.exit("bench/import.py: no spotcheck command found; install the project (pip install -e .)")
+    """Run ``argv`` as a timed child process (bench/measure.py)."""
+    t = run_timed(name, argv, workdir, env=env, stream_stderr=stream_stderr)
+    return Step(name, None, t.seconds, t.peak_rss_mb, t.returncode, t.stdout, t.stderr)
 
 
 def count_rows(path: Path) -> int:
@@ -165,7 +136,7 @@ def bench(args: argparse.Namespace, workdir: Path) -> int:
     # 2. A fresh database.
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    spotcheck = spotcheck_command()
+    spotcheck = spotcheck_command("bench/import.py")
     log(f"spotcheck db upgrade ({db})")
     step = run("db-upgrade", [*spotcheck, "--log-level", "warning", "db", "upgrade"], env, workdir)
     if step.returncode:

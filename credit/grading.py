@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 from credit.bulk import insert_rows
 from credit.errors import SpotcheckError
 from credit.grading_models import CreditRepair, Grade, GradingRun
-from credit.models import CreditRecord, Enterprise
+from credit.models import CreditRecord
 from credit.policy import CODE, TIERS, Policy, parse_policy
-from credit.scoring import NO_DATE, NO_RECORDS, SECTORS, Grading, Records, day_number, grade
+from credit.scoring import NO_DATE, SECTORS, Records, day_number, grade
 
 log = structlog.get_logger()
 

@@ -52,6 +52,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     admin.dispose()
 
 
+# English headers of the two big directories, for hand-made test files.
+ENTERPRISE_HEADER = [
+    "uscc", "name", "entity_type", "legal_rep", "registered_on", "status", "district_code",
+    "station", "industry_code", "address", "new_economy_since", "key_supervision",
+]
+RECORD_HEADER = [
+    "uscc", "kind", "severity", "sector", "ground", "substantiated", "result_codes",
+    "occurred_on", "department", "document_no", "effective_until",
+]
+
+
 @dataclass
 class Env:
     """A database URL plus helpers to run the CLI against it."""

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import CheckConstraint, inspect, text
 from sqlalchemy.exc import IntegrityError
 
-import credit.models  # noqa: F401  (registers the tables)
+import credit.grading_models  # noqa: F401  (registers the tables)
+import credit.models  # noqa: F401
 import inspection.models  # noqa: F401
 from credit.db import Base, make_engine
 from tests.conftest import Env

@@ -17,19 +17,11 @@ import openpyxl
 import pytest
 
 from credit.policy import default_policy_text
-from tests.conftest import Env
+from tests.conftest import ENTERPRISE_HEADER, RECORD_HEADER, Env
 
 AS_OF = "2026-06-30"
 DAY_AFTER = "2026-07-01"
 
-ENTERPRISE_HEADER = [
-    "uscc", "name", "entity_type", "legal_rep", "registered_on", "status", "district_code",
-    "station", "industry_code", "address", "new_economy_since", "key_supervision",
-]
-RECORD_HEADER = [
-    "uscc", "kind", "severity", "sector", "ground", "substantiated", "result_codes",
-    "occurred_on", "department", "document_no", "effective_until",
-]
 LIST_HEADER = ["统一社会信用代码", "企业名称", "行政区划代码", "行政区划", "监管所", "信用风险分类", "分值", "主要原因"]
 
 # Serial numbers of the enterprises (make_uscc(serial)) and what each is built to show.

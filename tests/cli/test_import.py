@@ -10,16 +10,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from tests.conftest import Env
+from tests.conftest import ENTERPRISE_HEADER, RECORD_HEADER, Env
 
-ENTERPRISE_HEADER = [
-    "uscc", "name", "entity_type", "legal_rep", "registered_on", "status", "district_code",
-    "station", "industry_code", "address", "new_economy_since", "key_supervision",
-]
-RECORD_HEADER = [
-    "uscc", "kind", "severity", "sector", "ground", "substantiated", "result_codes",
-    "occurred_on", "department", "document_no", "effective_until",
-]
 INSPECTOR_HEADER = [
     "inspector_id", "name", "department", "certificate_no", "certificate_expires", "qualifications",
     "district_code", "station", "status", "leave", "conflicts",
