@@ -89,8 +89,8 @@ class TestMigrations:
 
 
 def test_pure_core_modules_do_not_import_sqlalchemy() -> None:
-    """Field parsers and table readers stay free of SQLAlchemy (a pure core)."""
-    code = "import sys, credit.fields, credit.tabular, credit.labels; assert 'sqlalchemy' not in sys.modules"
+    """Field parsers, table readers, the policy and the grading core stay free of SQLAlchemy (a pure core)."""
+    code = "import sys, credit.fields, credit.tabular, credit.labels, credit.policy, credit.scoring; assert 'sqlalchemy' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
