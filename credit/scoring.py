@@ -41,16 +41,35 @@ def from_day_number(day: int) -> dt.date:
     return EPOCH + dt.timedelta(days=int(day))
 
 
-def add_months(days: np.ndarray, months: np.ndarray | int) -> np.ndarray:
-    """The civil-code last day of a period of ``months`` from each day: the same day of the month
-    ``months`` later, or that month's last day when it has no such day (民法典 art. 202)."""
-    dates = _EPOCH64 + np.asarray(days, np.int64).astype("timedelta64[D]")
+def _add_months_exact(days: np.ndarray, months: int) -> np.ndarray:
+    dates = _EPOCH64 + days.astype("timedelta64[D]")
     month = dates.astype("datetime64[M]")
     day_of_month = (dates - month.astype("datetime64[D]")).astype(np.int64)
-    target = month + np.asarray(months, np.int64).astype("timedelta64[M]")
+    target = month + np.timedelta64(int(months), "M")
     month_length = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(np.int64)
     result = target.astype("datetime64[D]") + np.minimum(day_of_month, month_length - 1).astype("timedelta64[D]")
     return (result - _EPOCH64).astype(np.int64)
+
+
+def add_months(days: np.ndarray, months: np.ndarray | int) -> np.ndarray:
+    """The civil-code last day of a period of ``months`` from each day: the same day of the month
+    ``months`` later, or that month's last day when it has no such day (民法典 art. 202).
+
+    Ten million records span a few thousand distinct days and a handful of periods, so each
+    period's answer is computed once per day in the span and looked up (datetime64 conversions
+    of every element cost 2.6 s at 10M).
+    """
+    days = np.asarray(days, np.int64)
+    months = np.broadcast_to(np.asarray(months, np.int64), days.shape)
+    result = np.empty(days.shape, np.int64)
+    if not days.size:
+        return result
+    low = int(days.min())
+    span = np.arange(low, int(days.max()) + 1, dtype=np.int64)
+    for m in np.flatnonzero(np.bincount(months.ravel())).tolist():
+        chosen = months == m
+        result[chosen] = _add_months_exact(span, m)[days[chosen] - low]
+    return result
 
 
 def add_months_to(date: dt.date, months: int) -> dt.date:
@@ -160,17 +179,25 @@ def _first_offences(records: Records, policy: Policy, considered: np.ndarray) ->
     if not len(history):
         return first
     group = family[history] * len(SECTORS) + records.sector[history]
-    # Sorted by enterprise, kind and date; among same-day records the one ending first goes first,
-    # so the outcome depends on the values only, never on the order of the rows.
-    order = np.lexsort((records.until[history], records.occurred[history], group, records.enterprise[history]))
-    h = history[order]
-    g = group[order]
-    same_as_previous = np.zeros(len(h), bool)
-    same_as_previous[1:] = (records.enterprise[h[1:]] == records.enterprise[h[:-1]]) & (g[1:] == g[:-1])
-    previous_day = np.full(len(h), NO_DATE, np.int64)
-    previous_day[1:] = records.occurred[h[:-1]]
-    window_end = add_months(np.where(same_as_previous, previous_day, 0), policy.first_offence_window_months)
-    is_first = ~same_as_previous | (window_end < records.occurred[h])
+    enterprise, occurred = records.enterprise[history], records.occurred[history]
+    # Sorted by enterprise, kind and date: one int64 key when the values fit (one sort instead
+    # of a three-key lexsort: 1.4 s less at 10M records).
+    if len(history) and enterprise.max() < 2**24 and 0 <= occurred.min() and occurred.max() < 2**20:
+        order = np.argsort((enterprise << 26) | (group << 20) | occurred, kind="stable")
+    else:
+        order = np.lexsort((occurred, group, enterprise))
+    h, g, day = history[order], group[order], occurred[order]
+    same_kind = np.zeros(len(h), bool)  # as the previous element
+    same_kind[1:] = (records.enterprise[h[1:]] == records.enterprise[h[:-1]]) & (g[1:] == g[:-1])
+    previous_day = np.zeros(len(h), np.int64)
+    previous_day[1:] = day[:-1]
+    window_end = add_months(np.where(same_kind, previous_day, 0), policy.first_offence_window_months)
+    is_first = ~same_kind | (window_end < day)
+    # Two violations of the same kind on one day: neither is a first offence. This also keeps
+    # the outcome independent of the order of the rows.
+    same_day_next = np.zeros(len(h), bool)
+    same_day_next[:-1] = same_kind[1:] & (day[1:] == day[:-1])
+    is_first &= ~same_day_next
     candidates = _in(records.category[h], policy.first_offence_applies_to)
     first[h[is_first & candidates]] = True
     return first

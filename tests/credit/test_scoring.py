@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from typing import NamedTuple
 
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from credit.policy import CODE, TIERS, Policy, default_policy_text, load_policy, parse_policy
 from credit.scoring import (
     ABNORMAL_LIST, COUNTS, EXPIRED, FIRST_OFFENCE, NO_DATE, NO_RECORDS, REPAIRED, SECTORS, SERIOUS_LIST, STATUS,
-    TOLERANCE, Records, add_months_to, day_number, grade,
+    TOLERANCE, Records, add_months, add_months_to, day_number, grade,
 )
 
 AS_OF = dt.date(2026, 6, 30)
@@ -62,6 +63,17 @@ class TestPeriods:
         assert add_months_to(dt.date(2023, 1, 31), 1) == dt.date(2023, 2, 28)
         assert add_months_to(dt.date(2024, 1, 31), 1) == dt.date(2024, 2, 29)
         assert add_months_to(dt.date(2023, 12, 31), 2) == dt.date(2024, 2, 29)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.dates(dt.date(1990, 1, 1), dt.date(2060, 12, 31)), min_size=1, max_size=30), st.integers(0, 1200))
+    def test_vectorised_month_arithmetic_matches_the_calendar(self, dates: list[dt.date], months: int) -> None:
+        expected = []
+        for d in dates:
+            year, month = divmod(d.month - 1 + months, 12)
+            year, month = d.year + year, month + 1
+            expected.append(day_number(dt.date(year, month, min(d.day, calendar.monthrange(year, month)[1]))))
+        got = add_months(np.array([day_number(d) for d in dates]), months)
+        assert got.tolist() == expected
 
     def test_penalty_counts_through_its_last_day_only(self) -> None:
         rows = [R(0, "penalty.major", dt.date(2023, 6, 30))]  # 36 months: last day 2026-06-30
@@ -146,6 +158,13 @@ class TestFirstOffence:
     def test_an_earlier_major_penalty_is_a_prior_violation(self) -> None:
         rows = [R(0, "penalty.major", dt.date(2025, 1, 1)), R(0, "penalty.general", dt.date(2026, 1, 1))]
         assert list(run(rows).status) == [COUNTS, COUNTS]
+
+    def test_two_on_one_day_are_not_first_offences(self) -> None:
+        """Order-independent: neither of two same-day violations of one kind is the first."""
+        rows = [R(0, "penalty.general", dt.date(2026, 1, 1)), R(0, "penalty.major", dt.date(2026, 1, 1))]
+        for ordered in (rows, rows[::-1]):
+            result = run(ordered)
+            assert list(result.status) == [COUNTS, COUNTS] and result.score[0] == 4000
 
     def test_disabled(self) -> None:
         policy = parse_policy(default_policy_text().replace("enabled = true", "enabled = false"), "x")
