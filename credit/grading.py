@@ -193,10 +193,10 @@ def create_run(session: Session, policy: Policy, as_of: dt.date) -> GradingRun:
     session.flush()
     # In key order, so the primary-key B-tree only ever grows at its end.
     order = np.argsort(population.ids, kind="stable").tolist()
-    ids, flags = population.ids.tolist(), grading.flags.tolist()
+    ids, flags, run_id = population.ids.tolist(), grading.flags.tolist(), run.id  # run.id: an ORM attribute read
     columns = ("run_id", "enterprise_id", "tier", "score", "flags", "reasons")
     for start in range(0, len(order), WRITE_BATCH):
-        rows = [(run.id, ids[i], tiers[i], scores[i], flags[i], reasons[i]) for i in order[start:start + WRITE_BATCH]]
+        rows = [(run_id, ids[i], tiers[i], scores[i], flags[i], reasons[i]) for i in order[start:start + WRITE_BATCH]]
         insert_rows(session, Grade.__table__, columns, rows)
     run.seconds = round(time.perf_counter() - started, 3)
     log.info("grading_written", run=run.id, seconds=round(time.perf_counter() - started - read_s - score_s, 2))
