@@ -143,7 +143,13 @@ def read_population(session: Session, as_of: dt.date, max_record: int, max_repai
     """Every enterprise under supervision and its records as of ``as_of``, in two queries."""
     dialect = session.connection().dialect.name
     statuses = ", ".join(f"'{s}'" for s in NOT_GRADED_STATUSES)
-    enterprises_sql = f"SELECT e.id, e.uscc, COALESCE({_day_sql(dialect, 'e.new_economy_since')}, {NO_DATE}) FROM enterprises e WHERE e.status NOT IN ({statuses}) ORDER BY e.uscc"
+    # Byte order on every database (PostgreSQL would use its locale): the result digest is over
+    # this order, and must not depend on where the data lives.
+    collate = "" if dialect == "sqlite" else ' COLLATE "C"'
+    enterprises_sql = (
+        f"SELECT e.id, e.uscc, COALESCE({_day_sql(dialect, 'e.new_economy_since')}, {NO_DATE}) FROM enterprises e"
+        f" WHERE e.status NOT IN ({statuses}) ORDER BY e.uscc{collate}"
+    )
     with stream_rows(session, enterprises_sql, {}) as stream:
         rows = list(stream)
     ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))

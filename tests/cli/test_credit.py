@@ -690,3 +690,16 @@ def test_grade_stores_the_policy_it_used(graded: tuple[Env, dict[int, str]]) -> 
     assert env.json("credit", "show", u[D_SERIOUS], "--run", str(run["run"]))["tier"] == "C"
     stored = env.scalar(f"SELECT policy_text FROM grading_runs WHERE id = {run['run']}")
     assert 'serious_list = "C"' in stored
+
+
+# The data set above, graded as of AS_OF with the shipped policy. Both databases must give this
+# digest: a run's result does not depend on where the data lives. (A change to the default policy
+# or to the data set changes it; then re-derive it from a SQLite run.)
+GOLDEN_RESULT_SHA256 = "e06786472edbd448bfc630eeba3622cb4e257eff8fc195caf0207cb05668a703"
+
+
+def test_same_digest_on_every_database(graded: tuple[Env, dict[int, str]]) -> None:
+    env, _ = graded
+    grade(env, AS_OF)
+    (run,) = env.json("credit", "runs")
+    assert run["result_sha256"] == GOLDEN_RESULT_SHA256
