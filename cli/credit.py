@@ -14,8 +14,8 @@ from cli.app import App, domain_errors, pass_app, summary
 from cli.directory import _path_with_table_suffix
 from credit.drift import drift
 from credit.explain import explain, run_summary, what_if
-from credit.grading import create_run, get_run, run_policy
-from credit.grading_models import Grade
+from credit.grading import create_run, get_run
+from credit.grading_models import Grade, GradingRun
 from credit.models import District, Enterprise
 from credit.policy import TIERS, load_policy
 from credit.repair import approve, reject, request
@@ -90,8 +90,6 @@ def grade_cmd(app: App, as_of: dt.datetime | None, policy_file: Path | None, as_
 @domain_errors
 def runs_cmd(app: App, as_json: bool) -> None:
     """List the grading runs."""
-    from credit.grading_models import GradingRun
-
     with app.session() as session:
         runs = [run_summary(r) for r in session.scalars(select(GradingRun).order_by(GradingRun.id))]
     if as_json:
@@ -295,5 +293,3 @@ def repair_reject(app: App, request_id: int, reason: str, on: dt.datetime | None
         repair = reject(session, request_id, reason, _day(on))
         click.echo(f"repair request {request_id} rejected on {repair.decided_on}")
 
-
-__all__ = ["credit", "run_policy"]

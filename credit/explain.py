@@ -17,15 +17,8 @@ from credit.models import CreditRecord, Enterprise
 from credit.policy import CATEGORIES, TIERS, Policy
 from credit.repair import eligible_from
 from credit.scoring import (
-    COUNTS, EXPIRED, FIRST_OFFENCE, FUTURE, NEVER, NO_DATE, REPAIRED, STATUS, Grading, Records, day_number, from_day_number, grade,
+    COUNTS, NEVER, NO_DATE, STATUS, Grading, Records, day_number, from_day_number, grade,
 )
-
-WHY = {
-    EXPIRED: "expired: its impact period ended",
-    REPAIRED: "repaired (信用修复)",
-    FIRST_OFFENCE: "首违不罚: a first minor violation, no points",
-}
-
 
 @dataclass
 class Line:
@@ -184,5 +177,3 @@ def run_summary(run: GradingRun) -> dict[str, Any]:
         "result_sha256": run.result_sha256, "seconds": run.seconds,
     }
 
-
-__all__ = ["FUTURE", "WHY", "Explanation", "WhatIf", "explain", "run_summary", "what_if"]

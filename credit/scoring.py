@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from credit.policy import CATEGORIES, CODE, FAVOURABLE, LISTS, TIERS, Policy
+from credit.policy import CATEGORIES, CODE, LISTS, TIERS, Policy
 
 EPOCH = dt.date(1900, 1, 1)
 _EPOCH64 = np.datetime64("1900-01-01", "D")
@@ -271,6 +271,3 @@ def grade(records: Records, new_economy_since: np.ndarray, policy: Policy, as_of
     tier[~anything] = TIERS.index(policy.default_tier)
     return Grading(score, tier, flags, family_points, family_counts, status, points, last)
 
-
-def is_favourable(category: int) -> bool:
-    return CATEGORIES[category] in FAVOURABLE

@@ -104,12 +104,6 @@ def data(env: Env, make_uscc: Callable[..., str]) -> tuple[Env, dict[int, str]]:
     return env, load(env, make_uscc)
 
 
-@pytest.fixture
-def graded(data: tuple[Env, dict[int, str]]) -> tuple[Env, dict[int, str]]:
-    """The data set, for tests that run `credit grade`."""
-    return data
-
-
 def record_id(env: Env, document_no: str) -> int:
     return int(env.scalar(f"SELECT id FROM credit_records WHERE document_no = '{document_no}'"))
 
@@ -129,8 +123,8 @@ def error_lines(stderr: str) -> list[str]:
 # 1. Tiers -----------------------------------------------------------------------------------------
 
 
-def test_grade_counts_each_tier_and_skips_deregistered(graded: tuple[Env, dict[int, str]]) -> None:
-    env, u = graded
+def test_grade_counts_each_tier_and_skips_deregistered(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
     result = grade(env, AS_OF)
     assert result == {"run": 1, "tiers": {"A": 2, "B": 5, "C": 2, "D": 2}}
     assert env.scalar("SELECT count(*) FROM grades WHERE run_id = 1") == 11
@@ -144,8 +138,8 @@ def test_grade_counts_each_tier_and_skips_deregistered(graded: tuple[Env, dict[i
     assert "注销" in cancelled["stored"]["why"]
 
 
-def test_scores_and_reasons_of_the_tier_cases(graded: tuple[Env, dict[int, str]]) -> None:
-    env, u = graded
+def test_scores_and_reasons_of_the_tier_cases(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
     run = grade(env, AS_OF)["run"]
     show = lambda serial: env.json("credit", "show", u[serial], "--run", str(run))  # noqa: E731
     clean, commended, none = show(A_CLEAN), show(A_COMMENDED), show(B_NONE)
@@ -162,8 +156,8 @@ def test_scores_and_reasons_of_the_tier_cases(graded: tuple[Env, dict[int, str]]
     assert (points["score"], points["reasons"]) == (90, "penalty:1:60;commitment_breach:1:30")
 
 
-def test_grade_text_output_and_runs(graded: tuple[Env, dict[int, str]]) -> None:
-    env, _ = graded
+def test_grade_text_output_and_runs(data: tuple[Env, dict[int, str]]) -> None:
+    env, _ = data
     out = env.run("credit", "grade", "--as-of", AS_OF).stdout.splitlines()
     assert out[0].startswith(f"grading run 1 as of {AS_OF}, policy default-2026.1 (")
     # 17 records: the deregistered enterprise's and the one dated after AS_OF are not read.
@@ -181,8 +175,8 @@ SPOT_CHECKS = [  # result codes → category, points, tier
 ]
 
 
-def test_spot_check_result_codes(graded: tuple[Env, dict[int, str]], make_uscc: Callable[..., str]) -> None:
-    env, _ = graded
+def test_spot_check_result_codes(data: tuple[Env, dict[int, str]], make_uscc: Callable[..., str]) -> None:
+    env, _ = data
     usccs = [make_uscc(20 + i) for i in range(len(SPOT_CHECKS))]
     env.run("import", "enterprises", str(env.csv("more.csv", ENTERPRISE_HEADER, [_enterprise(u, f"重庆抽查示例{i}有限公司") for i, u in enumerate(usccs)])))
     rows = [_record(u, "抽查结果", "2026-05-01", f"SC-{i}", result_codes=codes) for i, (u, (codes, *_)) in enumerate(zip(usccs, SPOT_CHECKS, strict=True))]
@@ -198,8 +192,8 @@ def test_spot_check_result_codes(graded: tuple[Env, dict[int, str]], make_uscc: 
 # 2. Explanations and impact periods ---------------------------------------------------------------
 
 
-def test_show_counting_and_not_counting(graded: tuple[Env, dict[int, str]]) -> None:
-    env, u = graded
+def test_show_counting_and_not_counting(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
     run = grade(env, AS_OF)["run"]
     shown = env.json("credit", "show", u[EXPLAIN], "--run", str(run))
     assert (shown["uscc"], shown["name"], shown["as_of"], shown["run"]) == (u[EXPLAIN], NAMES[EXPLAIN], AS_OF, run)
@@ -223,8 +217,8 @@ def test_show_counting_and_not_counting(graded: tuple[Env, dict[int, str]]) -> N
     assert shown["reasons"] == "penalty:1:10;complaint:1:5"
 
 
-def test_show_text_output(graded: tuple[Env, dict[int, str]]) -> None:
-    env, u = graded
+def test_show_text_output(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
     run = grade(env, AS_OF)["run"]
     out = env.run("credit", "show", u[EXPLAIN], "--run", str(run)).stdout
     assert f"run {run} as of {AS_OF}" in out and "tier B, score 15" in out
@@ -233,8 +227,8 @@ def test_show_text_output(graded: tuple[Env, dict[int, str]]) -> None:
     assert "expired after 2026-06-29" in out
 
 
-def test_complaint_stops_counting_the_day_after_its_last_day(graded: tuple[Env, dict[int, str]]) -> None:
-    env, u = graded
+def test_complaint_stops_counting_the_day_after_its_last_day(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
     on_last_day = grade(env, AS_OF)["run"]
     day_after = grade(env, DAY_AFTER)["run"]
     before = env.json("credit", "show", u[EXPLAIN], "--run", str(on_last_day))
@@ -250,9 +244,9 @@ def test_complaint_stops_counting_the_day_after_its_last_day(graded: tuple[Env, 
     assert env.scalar(f"SELECT score FROM grades WHERE run_id = {day_after} AND enterprise_id = {eid}") == 1000
 
 
-def test_only_record_on_its_last_day(graded: tuple[Env, dict[int, str]], make_uscc: Callable[..., str]) -> None:
+def test_only_record_on_its_last_day(data: tuple[Env, dict[int, str]], make_uscc: Callable[..., str]) -> None:
     """An enterprise whose only record is on its last day is graded by it; the day after it has none."""
-    env, _ = graded
+    env, _ = data
     commended, listed = make_uscc(30), make_uscc(31)
     env.run("import", "enterprises", str(env.csv("more.csv", ENTERPRISE_HEADER, [_enterprise(commended, "重庆末日表彰有限公司"), _enterprise(listed, "重庆末日失信有限公司")])))
     rows = [
@@ -275,8 +269,8 @@ def test_only_record_on_its_last_day(graded: tuple[Env, dict[int, str]], make_us
 # 3. As-of grading ---------------------------------------------------------------------------------
 
 
-def test_record_after_as_of_is_ignored(graded: tuple[Env, dict[int, str]]) -> None:
-    env, u = graded
+def test_record_after_as_of_is_ignored(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
     run = grade(env, AS_OF)["run"]
     shown = env.json("credit", "show", u[LATER], "--run", str(run))
     assert (shown["tier"], shown["score"], shown["reasons"]) == ("B", 0, "no_records")
@@ -291,8 +285,8 @@ def test_record_after_as_of_is_ignored(graded: tuple[Env, dict[int, str]]) -> No
 # 4. Determinism -----------------------------------------------------------------------------------
 
 
-def test_same_inputs_same_result(graded: tuple[Env, dict[int, str]]) -> None:
-    env, _ = graded
+def test_same_inputs_same_result(data: tuple[Env, dict[int, str]]) -> None:
+    env, _ = data
     first, second = grade(env, AS_OF), grade(env, AS_OF)
     other = grade(env, DAY_AFTER)
     assert (first["run"], second["run"], other["run"]) == (1, 2, 3)
@@ -313,9 +307,9 @@ def test_same_inputs_same_result(graded: tuple[Env, dict[int, str]]) -> None:
     assert differing == 0
 
 
-def test_corrected_record_replaces_the_old_version(graded: tuple[Env, dict[int, str]]) -> None:
+def test_corrected_record_replaces_the_old_version(data: tuple[Env, dict[int, str]]) -> None:
     """A correction (same document number, new content) supersedes the record from the next run on."""
-    env, u = graded
+    env, u = data
     before = grade(env, AS_OF)["run"]
     old_id = record_id(env, "CF-5")
     fixed = [_record(u[C_POINTS], "行政处罚", "2025-09-01", "CF-5", severity="一般", sector="其他")]
@@ -349,8 +343,8 @@ def _verdict(psi: float) -> str:
     return "stable" if psi < 0.10 else "watch" if psi < 0.25 else "shift"
 
 
-def test_drift_one_enterprise_moves(graded: tuple[Env, dict[int, str]]) -> None:
-    env, _ = graded
+def test_drift_one_enterprise_moves(data: tuple[Env, dict[int, str]]) -> None:
+    env, _ = data
     a, b = grade(env, AS_OF), grade(env, DAY_AFTER)
     result = env.json("credit", "drift", str(a["run"]), str(b["run"]))
     assert (result["run_a"], result["run_b"]) == (a["run"], b["run"])
@@ -368,8 +362,8 @@ def test_drift_one_enterprise_moves(graded: tuple[Env, dict[int, str]]) -> None:
     assert result["verdict"] == _verdict(result["psi"]) == "stable"
 
 
-def test_drift_under_a_stricter_policy_is_a_shift(graded: tuple[Env, dict[int, str]]) -> None:
-    env, _ = graded
+def test_drift_under_a_stricter_policy_is_a_shift(data: tuple[Env, dict[int, str]]) -> None:
+    env, _ = data
     strict = env.tmp / "strict.toml"
     strict.write_text(default_policy_text().replace("c = 30\nd = 80", "c = 5\nd = 10"), encoding="utf-8")
     a, b = grade(env, AS_OF), grade(env, AS_OF, "--policy", str(strict))
@@ -383,8 +377,8 @@ def test_drift_under_a_stricter_policy_is_a_shift(graded: tuple[Env, dict[int, s
     assert "shift" in text and f"PSI {result['psi']:.4f}" in text
 
 
-def test_drift_enterprise_deregistered_between_runs(graded: tuple[Env, dict[int, str]]) -> None:
-    env, u = graded
+def test_drift_enterprise_deregistered_between_runs(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
     a = grade(env, AS_OF)
     rows = _enterprises(u, {D_SERIOUS: "注销"})
     assert env.json("import", "enterprises", str(env.csv("e2.csv", ENTERPRISE_HEADER, rows)))["updated"] == 1
@@ -402,8 +396,8 @@ def test_drift_enterprise_deregistered_between_runs(graded: tuple[Env, dict[int,
 # 6. Lists -----------------------------------------------------------------------------------------
 
 
-def test_list_tier_d_json(graded: tuple[Env, dict[int, str]]) -> None:
-    env, u = graded
+def test_list_tier_d_json(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
     run = grade(env, AS_OF)["run"]
     listed = env.json("credit", "list", "--tier", "D")
     assert listed["run"] == run
@@ -419,8 +413,8 @@ def test_list_tier_d_json(graded: tuple[Env, dict[int, str]]) -> None:
     assert env.json("credit", "list", "--tier", "D", "--district", "500107")["enterprises"] == []
 
 
-def test_list_to_csv_and_xlsx(graded: tuple[Env, dict[int, str]]) -> None:
-    env, u = graded
+def test_list_to_csv_and_xlsx(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
     run = grade(env, AS_OF)["run"]
     out_csv, out_xlsx = env.tmp / "d.csv", env.tmp / "d.xlsx"
     assert env.json("credit", "list", "--tier", "D", "--out", str(out_csv)) == {"run": run, "rows": 2}
@@ -514,8 +508,8 @@ def _approve(env: Env, document_no: str, requested: str, approved: str) -> int:
     return rid
 
 
-def test_repaired_record_stops_counting_from_the_approval_date(graded: tuple[Env, dict[int, str]]) -> None:
-    env, u = graded
+def test_repaired_record_stops_counting_from_the_approval_date(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
     _approve(env, "CF-11-2", "2026-06-16", "2026-07-15")
     after = grade(env, "2026-07-15")["run"]
     shown = env.json("credit", "show", u[REPAIR], "--run", str(after))
@@ -532,9 +526,9 @@ def test_repaired_record_stops_counting_from_the_approval_date(graded: tuple[Env
     assert env.scalar(f"SELECT score FROM grades WHERE run_id = {before} AND enterprise_id = {eid}") == 1000
 
 
-def test_run_before_the_approval_keeps_its_explanation(graded: tuple[Env, dict[int, str]]) -> None:
+def test_run_before_the_approval_keeps_its_explanation(data: tuple[Env, dict[int, str]]) -> None:
     """A run stores the repairs it saw: approving later does not rewrite its explanation."""
-    env, u = graded
+    env, u = data
     run = grade(env, "2026-07-20")["run"]
     _approve(env, "CF-11-2", "2026-06-20", "2026-07-01")
     shown = env.json("credit", "show", u[REPAIR], "--run", str(run))
@@ -543,8 +537,8 @@ def test_run_before_the_approval_keeps_its_explanation(graded: tuple[Env, dict[i
     assert env.json("credit", "show", u[REPAIR])["score"] == 0  # the latest run
 
 
-def test_repaired_abnormal_list_entry_lifts_the_floor(graded: tuple[Env, dict[int, str]]) -> None:
-    env, u = graded
+def test_repaired_abnormal_list_entry_lifts_the_floor(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
     _approve(env, "YC-4", "2025-10-01", "2025-10-08")  # abnormal_months = 0: eligible at once
     result = grade(env, AS_OF)
     assert result["tiers"] == {"A": 2, "B": 6, "C": 1, "D": 2}
@@ -570,8 +564,8 @@ def test_repair_food_penalty_waits_twelve_months_and_reject(data: tuple[Env, dic
     assert env.json("credit", "repair", "request", str(rid), "--reason", "补充材料", "--on", "2026-09-11")["request"] == req["request"] + 1
 
 
-def test_rejected_repair_still_counts(graded: tuple[Env, dict[int, str]]) -> None:
-    env, u = graded
+def test_rejected_repair_still_counts(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
     rid = record_id(env, "CF-7")  # severe penalty of 2025-08-01, sector 其他: eligible from 2026-02-02
     req = env.json("credit", "repair", "request", str(rid), "--reason", "已整改", "--on", "2026-03-01")["request"]
     env.run("credit", "repair", "reject", str(req), "--reason", "罚款未缴纳", "--on", "2026-03-05")
@@ -639,8 +633,8 @@ def test_show_and_list_before_any_run(data: tuple[Env, dict[int, str]]) -> None:
     assert env.json("credit", "runs") == []
 
 
-def test_show_unknown_run(graded: tuple[Env, dict[int, str]]) -> None:
-    env, u = graded
+def test_show_unknown_run(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
     grade(env, AS_OF)
     assert error_lines(env.run("credit", "show", u[B_NONE], "--run", "7", expect=1).stderr) == ["Error: no grading run 7"]
 
@@ -654,8 +648,8 @@ def test_grade_in_the_future_refused(data: tuple[Env, dict[int, str]]) -> None:
     assert env.scalar("SELECT count(*) FROM grading_runs") == 0
 
 
-def test_drift_unknown_run(graded: tuple[Env, dict[int, str]]) -> None:
-    env, _ = graded
+def test_drift_unknown_run(data: tuple[Env, dict[int, str]]) -> None:
+    env, _ = data
     grade(env, AS_OF)
     result = env.run("credit", "drift", "1", "99", expect=1)
     assert error_lines(result.stderr) == ["Error: no grading run 99"]
@@ -681,8 +675,8 @@ def test_policy_print_and_validate(env: Env) -> None:
     assert "cannot read the policy file" in missing.stderr
 
 
-def test_grade_stores_the_policy_it_used(graded: tuple[Env, dict[int, str]]) -> None:
-    env, u = graded
+def test_grade_stores_the_policy_it_used(data: tuple[Env, dict[int, str]]) -> None:
+    env, u = data
     lenient = env.tmp / "lenient.toml"
     lenient.write_text(default_policy_text().replace('serious_list = "D"', 'serious_list = "C"'), encoding="utf-8")
     run = grade(env, AS_OF, "--policy", str(lenient))
@@ -698,8 +692,8 @@ def test_grade_stores_the_policy_it_used(graded: tuple[Env, dict[int, str]]) -> 
 GOLDEN_RESULT_SHA256 = "e06786472edbd448bfc630eeba3622cb4e257eff8fc195caf0207cb05668a703"
 
 
-def test_same_digest_on_every_database(graded: tuple[Env, dict[int, str]]) -> None:
-    env, _ = graded
+def test_same_digest_on_every_database(data: tuple[Env, dict[int, str]]) -> None:
+    env, _ = data
     grade(env, AS_OF)
     (run,) = env.json("credit", "runs")
     assert run["result_sha256"] == GOLDEN_RESULT_SHA256
