@@ -35,12 +35,14 @@ def cli(ctx: click.Context, database_url: str, log_format: str, log_level: str) 
 
 
 def _register() -> None:
-    from cli import credit, db, directory
+    from cli import credit, db, directory, plan, task
 
     cli.add_command(db.db)
     cli.add_command(directory.import_cmd)
     cli.add_command(directory.export_cmd)
     cli.add_command(credit.credit)
+    cli.add_command(plan.plan)
+    cli.add_command(task.task)
 
 
 _register()

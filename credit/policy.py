@@ -7,6 +7,8 @@ import json
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -60,12 +62,49 @@ class Policy:
     repair_sensitive_sectors: tuple[str, ...]
     repair_serious_months: int
     repair_abnormal_months: int
+    draw_ratios: tuple[str, str, str, str]  # per tier A–D, as percentages ("3%")
+    general_max_ratio: str
+    recheck_months: int
+    yearly_cap: int
+    inspectors_per_visit: int
     text: str  # the TOML as given, stored with every run
     sha256: str  # of the canonical JSON of the validated values: formatting and comments do not count
 
     def tier_of(self, score: float) -> str:
         """The tier of a score by the thresholds alone."""
         return TIERS[sum(score >= t for t in self.thresholds)]
+
+
+def parse_percent(text: str) -> Fraction:
+    """An exact ratio from a percentage such as "3%" or "0.5%": ratios decide sample sizes, and
+    binary floating point would round 0.03 × 100 to 2.9999…; ``ValueError`` explains a bad one."""
+    if not isinstance(text, str) or not text.strip().endswith("%"):
+        raise ValueError(f'expected a percentage such as "3%", got {text!r}')
+    try:
+        value = Decimal(text.strip()[:-1].strip())
+    except InvalidOperation:
+        raise ValueError(f'expected a percentage such as "3%", got {text!r}') from None
+    if not value.is_finite() or not 0 <= value <= 100:
+        raise ValueError(f"a percentage must be between 0% and 100%, got {text!r}")
+    return Fraction(value) / 100
+
+
+def format_percent(ratio: Fraction) -> str:
+    """The canonical spelling of a ratio: "3%", "0.5%", "100%"."""
+    text = format(Decimal(ratio.numerator) / Decimal(ratio.denominator) * 100, "f")
+    return (text.rstrip("0").rstrip(".") if "." in text else text) + "%"
+
+
+def check_tier_ratios(ratios: Mapping[str, Fraction]) -> str | None:
+    """Why a set of tier ratios breaks the rules, or None: every tier is drawn (不免抽, no 0%),
+    and a riskier tier is never drawn at a lower ratio than a safer one."""
+    for tier in TIERS:
+        if ratios[tier] <= 0:
+            return f"tier {tier} has ratio 0%: no tier is exempt from the draw (不免抽)"
+    for lower, higher in zip(TIERS, TIERS[1:]):
+        if ratios[higher] < ratios[lower]:
+            return f"tier {higher} ({format_percent(ratios[higher])}) is below tier {lower} ({format_percent(ratios[lower])}): a riskier tier is never drawn less"
+    return None
 
 
 def default_policy_text() -> str:
@@ -122,6 +161,23 @@ class _Reader:
         if not 0 <= value <= 1200:
             raise self.error(key, f"months must be between 0 and 1200, got {value}")
         return value
+
+    def percent(self, key: str) -> Fraction:
+        value = self.get(key, str)
+        try:
+            return parse_percent(value)
+        except ValueError as exc:
+            raise self.error(key, str(exc)) from None
+
+    def tier_ratios(self, key: str) -> dict[str, Fraction]:
+        """A table of all four tiers' ratios."""
+        sub = self.sub(key)
+        ratios = {tier: sub.percent(tier) for tier in TIERS}
+        sub.done()
+        problem = check_tier_ratios(ratios)
+        if problem:
+            raise self.error(key, problem)
+        return ratios
 
     def categories(self, key: str) -> tuple[str, ...]:
         values = self.get(key, list)
@@ -249,6 +305,23 @@ def parse_policy(text: str, source: str) -> Policy:
         if sector not in SENSITIVE_SECTORS:
             raise repair.error("sensitive_sectors", f"unknown sector {sector!r}; known: {', '.join(SENSITIVE_SECTORS)}")
     repair.done()
+
+    draw = top.sub("draw")
+    ratios = draw.tier_ratios("ratios")
+    general_max = draw.percent("general_max_ratio")
+    if general_max <= 0:
+        raise draw.error("general_max_ratio", "must be above 0%")
+    for tier in TIERS:
+        if ratios[tier] > general_max:
+            raise draw.error("ratios", f"tier {tier} ({format_percent(ratios[tier])}) is above general_max_ratio ({format_percent(general_max)}), so no 一般检查事项 could use the defaults")
+    recheck_months = draw.months("recheck_months")
+    yearly_cap = draw.get("yearly_cap", int)
+    if not 1 <= yearly_cap <= 366:
+        raise draw.error("yearly_cap", f"checks per enterprise per year must be between 1 and 366, got {yearly_cap}")
+    per_visit = draw.get("inspectors_per_visit", int)
+    if not 2 <= per_visit <= 20:
+        raise draw.error("inspectors_per_visit", f"must be between 2 (执法人员不得少于两人) and 20, got {per_visit}")
+    draw.done()
     top.done()
 
     values = {
@@ -262,6 +335,9 @@ def parse_policy(text: str, source: str) -> Policy:
         "repair_sensitive_sectors": sensitive,
         "repair_serious_months": repair_values["serious_months"],
         "repair_abnormal_months": repair_values["abnormal_months"],
+        "draw_ratios": tuple(format_percent(ratios[t]) for t in TIERS),
+        "general_max_ratio": format_percent(general_max), "recheck_months": recheck_months,
+        "yearly_cap": yearly_cap, "inspectors_per_visit": per_visit,
     }
     canonical = json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return Policy(**values, text=text, sha256=hashlib.sha256(canonical.encode()).hexdigest())

@@ -1,0 +1,196 @@
+"""``spotcheck task``: joint spot-check tasks (抽查任务) and their verifiable draw."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cli.app import App, domain_errors, pass_app, summary
+from cli.credit import policy_option
+from cli.plan import TOML_FILE, read_definition
+from credit.policy import load_policy
+from inspection.announce import write_announcement
+from inspection.definitions import parse_task
+from inspection.drawing import DrawRefused, draw_task, record_refusal, verify_task
+from inspection.tasks import create_task, get_task, list_tasks, parse_seed, task_summary
+
+
+def operator() -> str:
+    """Who acts: SPOTCHECK_USER, else the login name (recorded with every draw attempt)."""
+    try:
+        return os.environ.get("SPOTCHECK_USER") or getpass.getuser()
+    except OSError:  # no login name in some containers
+        return "unknown"
+
+
+@click.group()
+def task() -> None:
+    """Spot-check tasks (抽查任务): define, draw targets once, verify, announce."""
+
+
+@task.command("create")
+@click.argument("file", type=TOML_FILE)
+@policy_option
+@click.option("--seed", "seed_hex", metavar="HEX", help="Use this seed (64 hex digits) instead of a secret one: for tests and re-enactments only; recorded as given.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@domain_errors
+def create_cmd(app: App, file: Path, policy_file: Path | None, seed_hex: str | None, as_json: bool) -> None:
+    """Create a task from a TOML FILE (see examples/task.toml) and commit to its secret seed.
+
+    The seed commitment (SHA-256 of the seed) goes into the task announcement before the draw;
+    the seed itself stays secret until `task draw` reveals it.
+
+    \b
+    Example:
+      spotcheck task create examples/task.toml
+      spotcheck task announce 2026-SPB-JL-02 --out announcement/
+    """
+    with summary("task create", file=str(file)) as facts:
+        definition = parse_task(str(file), read_definition(file))
+        policy = load_policy(policy_file)
+        seed = parse_seed(seed_hex) if seed_hex is not None else None
+        with app.session() as session:
+            data = task_summary(session, create_task(session, definition, policy, seed))
+        facts.update(task=data["code"], items=len(data["items"]))
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    click.echo(f"task {data['code']}: {data['name']} ({len(data['items'])} items, {data['starts_on']} – {data['ends_on']})")
+    click.echo(f"seed commitment {data['seed_commitment']}" + (" (seed given with --seed: not secret)" if data["seed_source"] == "given" else ""))
+    click.echo(f"next: publish the announcement (spotcheck task announce {data['code']} --out DIR), then draw with public entropy")
+
+
+@task.command("show")
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@domain_errors
+def show_cmd(app: App, code: str, as_json: bool) -> None:
+    """A task: definition, items and ratios, seed commitment and, once drawn, the draw report."""
+    with app.session() as session:
+        data = task_summary(session, get_task(session, code))
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    click.echo(f"task {data['code']} [{data['status']}] {data['name']}")
+    click.echo(f"plan {data['plan']} batch {data['batch']}, kind {data['kind']}, lead {data['lead_department']}, grading run {data['grading_run']}, items version {data['item_version']}")
+    click.echo(f"window {data['starts_on']} – {data['ends_on']}, {data['inspectors_per_visit']} inspectors per visit")
+    scope = "; ".join(f"{k} {','.join(v)}" for k, v in data["scope"].items() if v) or "whole jurisdiction"
+    click.echo(f"scope: {scope}")
+    if data["replaces"]:
+        click.echo(f"replaces task {data['replaces']}: {data['replace_reason']}")
+    if data["replaced_by"]:
+        click.echo(f"replaced by task {data['replaced_by']}")
+    for item in data["items"]:
+        ratios = " ".join(f"{t} {r}" for t, r in item["ratios"].items())
+        click.echo(f"  {item['department']} {item['code']} {item['name']} ({item['kind']}): {ratios}")
+    click.echo(f"seed commitment {data['seed_commitment']} ({data['seed_source']})")
+    if data["draw"]:
+        _echo_draw(data["draw"])
+
+
+def _echo_draw(d: dict[str, Any]) -> None:
+    click.echo(f"drawn {d['drawn_at']} by {d['operator']} ({d['algorithm']})")
+    click.echo(f"entropy {d['entropy']!r}; seed {d['seed']}; key {d['key']}")
+    click.echo(f"population {d['population']} enterprises, sha256 {d['population_sha256']}")
+    excluded = ", ".join(f"{s} {n}" for s, n in d["not_in_business"].items()) or "none"
+    click.echo(f"in scope {d['in_scope']}; not in business: {excluded}; no item applies {d['no_item_applies']}; ungraded (default tier) {d['ungraded_default_tier']}")
+    recent = ", ".join(f"{i} {n}" for i, n in d["recently_checked"].items()) or "none"
+    click.echo(f"excluded: checked on the item within the recheck period: {recent}; at the yearly cap: {d['at_yearly_cap']}")
+    for item, n in d["drawn_per_item"].items():
+        strata = "  ".join(f"{s['tier']} {s['drawn']}/{s['size']} ({s['ratio']})" for s in d["strata"] if s["item"] == item)
+        click.echo(f"  {item}: {n} drawn   {strata}")
+    spread = ", ".join(f"{k} items: {v}" for k, v in d["matters_per_visit"].items())
+    click.echo(f"{d['visits']} visits cover {d['matters']} matters ({spread}); separate draws by department would need {d['separate_visits']} visits")
+    click.echo(f"result sha256 {d['result_sha256']}")
+
+
+@task.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@domain_errors
+def list_cmd(app: App, as_json: bool) -> None:
+    """Every task."""
+    with app.session() as session:
+        tasks = list_tasks(session)
+    if as_json:
+        click.echo(json.dumps(tasks, ensure_ascii=False))
+        return
+    for t in tasks:
+        click.echo(f"{t['code']}\t{t['status']}\t{t['plan']}\t{t['starts_on']}–{t['ends_on']}\t{t['name']}")
+
+
+@task.command("draw")
+@click.argument("code")
+@click.option("--entropy", required=True, help="Public string fixed at draw time (e.g. that day's lottery numbers); recorded and published.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@domain_errors
+def draw_cmd(app: App, code: str, entropy: str, as_json: bool) -> None:
+    """Draw the task's targets once: reveals the seed, records the population hash, the
+    parameters and every attempt. A second draw is refused.
+
+    \b
+    Example:
+      spotcheck task draw 2026-SPB-JL-02 --entropy "福彩3D 2026332: 5 8 1"
+    """
+    who = operator()
+    with summary("task draw", task=code) as facts:
+        try:
+            with app.session() as session:
+                draw = draw_task(session, code, entropy, who)
+                data = task_summary(session, get_task(session, code))["draw"]
+        except DrawRefused as exc:
+            with app.session() as session:
+                record_refusal(session, code, entropy, who, str(exc))
+            raise
+        facts.update(visits=draw.visits, matters=draw.matters, population=draw.population_size)
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    _echo_draw(data)
+
+
+@task.command("verify")
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@domain_errors
+def verify_cmd(app: App, code: str, as_json: bool) -> None:
+    """Recompute the draw from its recorded inputs and the current directories: exit 0 when
+    identical, 1 with the first difference of each kind otherwise."""
+    with summary("task verify", task=code) as facts:
+        with app.session() as session:
+            result = verify_task(session, code)
+        facts.update(identical=result.identical, findings=len(result.findings))
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+    elif result.identical:
+        click.echo(f"task {code}: identical (seed matches its commitment, population and visits reproduce)")
+    else:
+        click.echo(f"task {code}: NOT identical")
+        for finding in result.findings:
+            click.echo(f"  {finding['check']}: {finding['message']}")
+    if not result.identical:
+        raise SystemExit(1)
+
+
+@task.command("announce")
+@click.argument("code")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the announcement files (created if missing).")
+@pass_app
+@domain_errors
+def announce_cmd(app: App, code: str, out_dir: Path) -> None:
+    """Write the task announcement (抽查任务公告) as CSV and HTML in Chinese. Before the draw it
+    carries the seed commitment; after, the revealed seed, the entropy and the enterprises drawn
+    (never their credit tiers)."""
+    with app.session() as session:
+        files = write_announcement(session, get_task(session, code), out_dir)
+    for path in files:
+        click.echo(str(path))

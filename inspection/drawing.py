@@ -1,0 +1,244 @@
+"""The draw of a task's targets, once, and its verification from the recorded inputs."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from credit.bulk import insert_rows
+from credit.errors import SpotcheckError
+from credit.grading import run_policy
+from credit.grading_models import GradingRun
+from credit.models import Enterprise
+from credit.policy import format_percent, parse_percent
+from inspection import sampling
+from inspection.enums import DrawOutcome, TaskStatus
+from inspection.frame import FrameParams, ItemRule, TaskFrame, frame_params, read_frame
+from inspection.task_models import Draw, DrawAttempt, Task, TaskItem, Visit, VisitItem
+from inspection.tasks import get_task, task_items
+
+log = structlog.get_logger()
+
+
+class DrawRefused(SpotcheckError):
+    """A draw that may not happen (already drawn, replaced, no entropy); the attempt is recorded."""
+
+    def __init__(self, task_id: int | None, message: str) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+
+
+def _ratios(params: FrameParams) -> list[list[Fraction]]:
+    return [[parse_percent(r) for r in item.ratios] for item in params.items]
+
+
+def draw_task(session: Session, code: str, entropy: str, operator: str) -> Draw:
+    """Draw ``code``'s targets with its committed seed and the public ``entropy``; store the draw,
+    one visit per drawn enterprise and its items. Refused when the task was drawn before."""
+    started = time.perf_counter()
+    task = get_task(session, code)
+    if not entropy.strip():
+        raise DrawRefused(task.id, "--entropy must not be empty: enter the public string fixed for this draw (e.g. that day's lottery numbers)")
+    # Claim the task first: of concurrent draws exactly one changes the row, the rest are refused.
+    claimed = session.execute(
+        update(Task).where(Task.id == task.id, Task.status == TaskStatus.CREATED).values(status=TaskStatus.DRAWN)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        session.refresh(task)
+        raise DrawRefused(task.id, _refusal(session, task))
+    seed = bytes.fromhex(task.seed_hex)
+    if sampling.seed_commitment(seed) != task.seed_commitment:
+        raise SpotcheckError(f"task {code}: the stored seed does not match its published commitment; the task cannot be drawn")
+
+    items = task_items(session, task)
+    run = session.get(GradingRun, task.grading_run_id)
+    assert run is not None
+    rules = [
+        ItemRule(item.code, department.code, item.kind.value, tuple(filter(None, item.entity_types.split(";"))),
+                 tuple(filter(None, item.industries.split(";"))), tuple(getattr(ti, f"ratio_{t.lower()}") for t in "abcd"))
+        for ti, item, department in items
+    ]
+    params = frame_params(session, task, rules, run_policy(run).default_tier)
+    task_frame = read_frame(session, params)
+    read_s = time.perf_counter() - started
+    log.info("draw_read", task=code, eligible=len(task_frame.frame.usccs), seconds=round(read_s, 2))
+
+    key = sampling.draw_key(seed, entropy)
+    result = sampling.draw(task_frame.frame, _ratios(params), key)
+    snapshot = sampling.snapshot(task_frame.frame)
+    result_text = result.result_text()
+    departments = [r.department for r in rules]
+    report = _report(task_frame, result, departments)
+    record = Draw(
+        task_id=task.id, operator=operator, algorithm=sampling.ALGORITHM, entropy=entropy, seed_hex=task.seed_hex,
+        key_hex=key.hex(), parameters=params.to_json(), population_sha256=sampling.digest(snapshot),
+        population_size=len(task_frame.frame.usccs), population=sampling.pack_snapshot(snapshot),
+        result_sha256=sampling.digest(result_text), visits=len(result.visit_rows), matters=result.matters,
+        separate_visits=result.separate_visits(departments), report=json.dumps(report, ensure_ascii=False), seconds=0.0,
+    )
+    session.add(record)
+    session.add(DrawAttempt(task_id=task.id, operator=operator, entropy=entropy, outcome=DrawOutcome.DRAWN))
+    session.flush()
+    _write_visits(session, task.id, task_frame, result, [ti.id for ti, _, _ in items])
+    if task.replaces_task_id:
+        session.execute(update(Task).where(Task.id == task.replaces_task_id).values(status=TaskStatus.REPLACED).execution_options(synchronize_session=False))
+    record.seconds = round(time.perf_counter() - started, 3)
+    log.info("draw_written", task=code, visits=record.visits, seconds=record.seconds)
+    return record
+
+
+def _refusal(session: Session, task: Task) -> str:
+    if task.status == TaskStatus.REPLACED:
+        successor = session.scalar(select(Task.code).where(Task.replaces_task_id == task.id))
+        return f"task {task.code} was drawn and then replaced by task {successor}; it is never drawn again"
+    draw = session.scalar(select(Draw).where(Draw.task_id == task.id))
+    when = f" on {draw.drawn_at:%Y-%m-%d %H:%M:%S} UTC by {draw.operator}" if draw else ""
+    return (f"task {task.code} was already drawn{when}; a draw is never repeated. To replace it, create a new task"
+            f' with replaces = "{task.code}" and a replace_reason')
+
+
+def record_refusal(session: Session, code: str, entropy: str, operator: str, reason: str) -> None:
+    """Record a refused attempt (in its own transaction: the refusal itself must survive)."""
+    task = session.scalar(select(Task).where(Task.code == code))
+    if task is not None:
+        session.add(DrawAttempt(task_id=task.id, operator=operator, entropy=entropy, outcome=DrawOutcome.REFUSED, reason=reason))
+
+
+def _report(task_frame: TaskFrame, result: sampling.Draw, departments: list[str]) -> dict[str, Any]:
+    return {
+        **task_frame.report,
+        "strata": [
+            {"item": s.item, "tier": s.tier, "ratio": format_percent(s.ratio), "size": s.size, "drawn": s.drawn}
+            for s in result.strata
+        ],
+        "matters_per_visit": {str(k): v for k, v in result.matters_per_visit().items()},
+        "drawn_per_item": {item: int(result.selected[:, k].sum()) for k, item in enumerate(result.frame.items)},
+        "drawn_per_department": {
+            d: int(result.selected[:, [k for k, dd in enumerate(departments) if dd == d]].any(axis=1).sum())
+            for d in sorted(set(departments))
+        },
+    }
+
+
+def _write_visits(session: Session, task_id: int, task_frame: TaskFrame, result: sampling.Draw, task_item_ids: list[int]) -> None:
+    rows = result.visit_rows
+    # Rank by random number (ties by USCC, the frame's order): the published list's order.
+    ranked = rows[np.argsort(result.numbers[rows], kind="stable")]
+    enterprise_ids = task_frame.enterprise_ids[ranked].tolist()
+    numbers = [f"{n:016x}" for n in result.numbers[ranked].tolist()]
+    tiers = [sampling.TIERS[t] for t in task_frame.frame.tiers[ranked].tolist()]
+    insert_rows(session, Visit.__table__, ("task_id", "enterprise_id", "rank", "number", "tier"),
+                [(task_id, e, rank, n, t) for rank, (e, n, t) in enumerate(zip(enterprise_ids, numbers, tiers, strict=True), start=1)])
+    visit_of = dict(session.execute(select(Visit.enterprise_id, Visit.id).where(Visit.task_id == task_id)).tuples().all())
+    selected = result.selected[ranked]
+    pairs = [(visit_of[e], task_item_ids[k]) for e, row in zip(enterprise_ids, selected, strict=True) for k in np.flatnonzero(row).tolist()]
+    insert_rows(session, VisitItem.__table__, ("visit_id", "task_item_id"), pairs)
+
+
+@dataclass
+class Verification:
+    task: str
+    findings: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def identical(self) -> bool:
+        return not self.findings
+
+    def add(self, check: str, message: str) -> None:
+        self.findings.append({"check": check, "message": message})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"task": self.task, "identical": self.identical, "findings": self.findings}
+
+
+def verify_task(session: Session, code: str) -> Verification:
+    """Recompute ``code``'s draw from its recorded inputs and the current directories, and say
+    where it differs: the seed against its commitment, the population against its hash, the
+    visits against a re-run of the draw."""
+    task = get_task(session, code)
+    draw = session.scalar(select(Draw).where(Draw.task_id == task.id))
+    if draw is None:
+        raise SpotcheckError(f"task {code} has not been drawn: nothing to verify yet")
+    out = Verification(code)
+    seed = bytes.fromhex(draw.seed_hex)
+    if sampling.seed_commitment(seed) != task.seed_commitment:
+        out.add("seed", f"the revealed seed does not match the commitment published before the draw ({task.seed_commitment[:16]}…)")
+    key = sampling.draw_key(seed, draw.entropy)
+    if key.hex() != draw.key_hex:
+        out.add("key", "the recorded draw key is not SHA-256 of the algorithm, the seed and the entropy")
+    params = FrameParams.from_json(draw.parameters)
+    recorded_text = sampling.unpack_snapshot(draw.population)
+    if sampling.digest(recorded_text) != draw.population_sha256:
+        out.add("population", "the stored population snapshot does not match its recorded hash")
+    current = read_frame(session, params)
+    current_text = sampling.snapshot(current.frame)
+    if sampling.digest(current_text) != draw.population_sha256:
+        out.add("population", "population changed: " + _first_difference(recorded_text, current_text, params))
+    recorded = sampling.parse_snapshot(recorded_text, [i.code for i in params.items])
+    expected = sampling.draw(recorded, _ratios(params), key)
+    if sampling.digest(expected.result_text()) != draw.result_sha256:
+        out.add("result", "re-running the draw on the recorded population does not give the recorded result hash")
+    stored = _stored_visits(session, task)
+    wanted = {line.split(" ")[0]: line for line in expected.result_text().decode().splitlines()}
+    difference = _visit_difference(wanted, stored)
+    if difference:
+        out.add("visits", difference)
+    return out
+
+
+def _first_difference(recorded: bytes, current: bytes, params: FrameParams) -> str:
+    old = {line[:18]: line for line in recorded.decode().splitlines()}
+    new = {line[:18]: line for line in current.decode().splitlines()}
+    items = [i.code for i in params.items]
+    for uscc in sorted(old.keys() | new.keys()):
+        a, b = old.get(uscc), new.get(uscc)
+        if a == b:
+            continue
+        if a is None:
+            return f"{uscc} is now eligible but was not at the draw"
+        if b is None:
+            return f"{uscc} was eligible at the draw and is not now (status, scope, grading or checks changed)"
+        if a[19] != b[19]:
+            return f"{uscc}: its credit tier in the grading run changed"
+        changed = [items[k] for k in range(len(items)) if a[21 + k] != b[21 + k]]
+        return f"{uscc}: eligibility for item(s) {', '.join(changed)} changed"
+    return "the population text differs"
+
+
+def _stored_visits(session: Session, task: Task) -> dict[str, str]:
+    rows = session.execute(
+        select(Enterprise.uscc, Visit.number, TaskItem.item_id, Visit.id)
+        .join(Visit, Visit.enterprise_id == Enterprise.id)
+        .join(VisitItem, VisitItem.visit_id == Visit.id, isouter=True)
+        .join(TaskItem, TaskItem.id == VisitItem.task_item_id, isouter=True)
+        .where(Visit.task_id == task.id)
+    ).all()
+    by_item = {ti.item_id: item.code for ti, item, _ in task_items(session, task)}
+    visits: dict[str, tuple[str, list[str]]] = {}
+    for uscc, number, item_id, _ in rows:
+        entry = visits.setdefault(uscc, (number, []))
+        if item_id is not None:
+            entry[1].append(by_item[item_id])
+    return {u: f"{u} {n} {';'.join(sorted(c))}" for u, (n, c) in visits.items()}
+
+
+def _visit_difference(wanted: dict[str, str], stored: dict[str, str]) -> str | None:
+    for uscc in sorted(wanted.keys() | stored.keys()):
+        a, b = wanted.get(uscc), stored.get(uscc)
+        if a == b:
+            continue
+        if b is None:
+            return f"visit removed: {uscc} was drawn ({a.split(' ', 2)[2]}) but has no visit"
+        if a is None:
+            return f"visit added: {uscc} has a visit the draw does not give"
+        return f"visit changed: {uscc} should be {a.split(' ', 1)[1]!r}, is {b.split(' ', 1)[1]!r}"
+    return None
