@@ -19,6 +19,7 @@ from inspection.enums import TaskKind
 
 Path = tuple[str | int, ...]
 HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+MAX_ITEMS = 60  # a visit's items are a 64-bit set in the draw
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -49,22 +50,24 @@ class Source:
             part = path[i]
             nxt = path[i + 1] if i + 1 < len(path) else None
             name = ".".join([*section, str(part)])
-            if isinstance(nxt, int):  # an array of tables: the nxt-th [[name]] header
-                headers = [n for n, text in enumerate(self.lines) if _header(text) == name]
+            if isinstance(nxt, int):  # an array of tables: the nxt-th [[name]] header in this section
+                headers = [n for n in range(start, end) if _header(self.lines[n]) == name]
                 if nxt >= len(headers):
                     return found
                 start = headers[nxt]
-                end = next((n for n in range(start + 1, len(self.lines)) if _header(self.lines[n])), len(self.lines))
+                end = self._section_end(start, name)
                 found, section, i = start + 1, [*section, str(part)], i + 2
                 continue
-            header = next((n for n, text in enumerate(self.lines) if _header(text) == name), None)
-            if header is not None:  # a [table] of its own
-                start = header
-                end = next((n for n in range(start + 1, len(self.lines)) if _header(self.lines[n])), len(self.lines))
+            header = next((n for n in range(start, end) if _header(self.lines[n]) == name), None)
+            if header is not None:  # a [table] of its own, inside the current section
+                start, end = header, min(end, self._next_header(header))
                 found, section, i = start + 1, [*section, str(part)], i + 1
                 continue
-            key = re.compile(rf'^\s*(?:"{re.escape(str(part))}"|{re.escape(str(part))})\s*=|[{{,]\s*(?:"{re.escape(str(part))}"|{re.escape(str(part))})\s*=')
-            hit = next((n for n in range(start, end) if key.search(self.lines[n]) and (n == start or not _header(self.lines[n]))), None)
+            # `key =`, `key.sub =` (a dotted key) or `{ key = ` inside an inline table.
+            word = f'(?:"{re.escape(str(part))}"|{re.escape(str(part))})'
+            key = re.compile(rf"(?:^\s*|[{{,]\s*|\.){word}\s*[=.]")
+            first = start if found is None or not _header(self.lines[start]) else start + 1
+            hit = next((n for n in range(first, end) if key.search(self.lines[n]) and not _header(self.lines[n])), None)
             if hit is None:
                 return found
             found, start, i = hit + 1, hit, i + 1
@@ -74,6 +77,18 @@ class Source:
             if hit is not None:
                 return hit + 1
         return found
+
+    def _next_header(self, after: int) -> int:
+        return next((n for n in range(after + 1, len(self.lines)) if _header(self.lines[n])), len(self.lines))
+
+    def _section_end(self, start: int, name: str) -> int:
+        """Where the array entry whose [[name]] header is at ``start`` ends: at the next header
+        that is not one of its sub-tables."""
+        for n in range(start + 1, len(self.lines)):
+            header = _header(self.lines[n])
+            if header and not header.startswith(name + "."):
+                return n
+        return len(self.lines)
 
 
 def _header(text: str) -> str | None:
@@ -204,17 +219,14 @@ class Scope:
         return cls(*(tuple(data.get(k, ())) for k in ("districts", "stations", "entity_types", "industries")))
 
     def within(self, outer: Scope) -> tuple[str, str] | None:
-        """(field, value) of the first restriction that reaches outside ``outer``, or None."""
+        """(field, value) of the first restriction that reaches outside ``outer``, or None. A
+        field this scope leaves empty takes the outer one's (see :meth:`narrowed`)."""
         for name in ("districts", "stations", "entity_types"):
             mine, theirs = getattr(self, name), getattr(outer, name)
-            if theirs and not mine:
-                return name, "(all)"
             for value in mine:
                 if theirs and value not in theirs:
                     return name, value
         if outer.industries:
-            if not self.industries:
-                return "industries", "(all)"
             for prefix in self.industries:
                 if not any(prefix.startswith(p) for p in outer.industries):
                     return "industries", prefix
@@ -367,6 +379,8 @@ def parse_task(name: str, text: str) -> TaskDefinition:
             raise table.error("items", "at least one item is needed")
         for n, value in enumerate(values):
             if isinstance(value, str):
+                if not CODE.match(value.strip()):
+                    raise table.error("items", f"{value!r} is not an item code: letters, digits, '.', '_' and '-', up to 64", value)
                 items.append(ItemChoice(value.strip(), {}, (*table.path, "items")))
             elif isinstance(value, dict):
                 entry = _Table(source, value, (*table.path, "items"))
@@ -380,6 +394,8 @@ def parse_task(name: str, text: str) -> TaskDefinition:
         if any(d.code == dept for d in departments):
             raise table.error("code", f"department {dept} is listed twice")
         departments.append(DepartmentChoice(dept, tuple(items), table.path))
+    if sum(len(d.items) for d in departments) > MAX_ITEMS:
+        raise top.error("department", f"a task has at most {MAX_ITEMS} items; split it into several tasks")
     seen: dict[str, str] = {}
     for d in departments:
         for item in d.items:
@@ -389,7 +405,7 @@ def parse_task(name: str, text: str) -> TaskDefinition:
     replaces = top.code("replaces", default=None)
     reason = top.text("replace_reason", default=None, limit=2000)
     if (replaces is None) != (reason is None):
-        raise top.error("replace_reason" if replaces else "replaces", "a replacement names the task it replaces and gives replace_reason, both or neither")
+        raise top.error("replaces" if replaces else "replace_reason", "a replacement names the task it replaces and gives replace_reason, both or neither")
     definition = TaskDefinition(
         source, code, title, kind, top.code("plan"), top.whole("batch", 1, 999), top.code("lead"),
         None if run == "latest" else run, top.text("item_version", limit=32), starts_on, ends_on, per_visit,

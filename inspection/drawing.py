@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -68,32 +70,41 @@ def draw_task(session: Session, code: str, entropy: str, operator: str) -> Draw:
         for ti, item, department in items
     ]
     params = frame_params(session, task, rules, run_policy(run).default_tier)
-    task_frame = read_frame(session, params)
+    key = sampling.draw_key(seed, entropy)
+    task_frame = read_frame(session, params, key)
     read_s = time.perf_counter() - started
     log.info("draw_read", task=code, eligible=len(task_frame.frame.usccs), seconds=round(read_s, 2))
 
-    key = sampling.draw_key(seed, entropy)
-    result = sampling.draw(task_frame.frame, _ratios(params), key)
-    snapshot = sampling.snapshot(task_frame.frame)
+    result = sampling.draw(task_frame.frame, _ratios(params), key, task_frame.numbers)
     result_text = result.result_text()
     departments = [r.department for r in rules]
-    report = _report(task_frame, result, departments)
+    # The snapshot (text, hash, compression) is numpy, hashlib and zlib on big buffers, which
+    # release the GIL: it is made on the other core while the visits are written.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        snapshot = pool.submit(_snapshot, task_frame.frame)
+        _write_visits(session, task.id, task_frame, result, [ti.id for ti, _, _ in items])
+        population_sha256, population = snapshot.result()
     record = Draw(
         task_id=task.id, operator=operator, algorithm=sampling.ALGORITHM, entropy=entropy, seed_hex=task.seed_hex,
-        key_hex=key.hex(), parameters=params.to_json(), population_sha256=sampling.digest(snapshot),
-        population_size=len(task_frame.frame.usccs), population=sampling.pack_snapshot(snapshot),
+        key_hex=key.hex(), parameters=params.to_json(), population_sha256=population_sha256,
+        population_size=len(task_frame.frame.usccs), population=population,
         result_sha256=sampling.digest(result_text), visits=len(result.visit_rows), matters=result.matters,
-        separate_visits=result.separate_visits(departments), report=json.dumps(report, ensure_ascii=False), seconds=0.0,
+        separate_visits=result.separate_visits(departments),
+        report=json.dumps(_report(task_frame, result, departments), ensure_ascii=False), seconds=0.0,
     )
     session.add(record)
     session.add(DrawAttempt(task_id=task.id, operator=operator, entropy=entropy, outcome=DrawOutcome.DRAWN))
     session.flush()
-    _write_visits(session, task.id, task_frame, result, [ti.id for ti, _, _ in items])
     if task.replaces_task_id:
         session.execute(update(Task).where(Task.id == task.replaces_task_id).values(status=TaskStatus.REPLACED).execution_options(synchronize_session=False))
     record.seconds = round(time.perf_counter() - started, 3)
     log.info("draw_written", task=code, visits=record.visits, seconds=record.seconds)
     return record
+
+
+def _snapshot(frame: sampling.Frame) -> tuple[str, bytes]:
+    text = sampling.snapshot(frame)
+    return sampling.digest(text), sampling.pack_snapshot(text)
 
 
 def _refusal(session: Session, task: Task) -> str:
@@ -131,16 +142,16 @@ def _report(task_frame: TaskFrame, result: sampling.Draw, departments: list[str]
 
 def _write_visits(session: Session, task_id: int, task_frame: TaskFrame, result: sampling.Draw, task_item_ids: list[int]) -> None:
     rows = result.visit_rows
-    # Rank by random number (ties by USCC, the frame's order): the published list's order.
-    ranked = rows[np.argsort(result.numbers[rows], kind="stable")]
+    # Rank by random number (ties by USCC): the published list's order.
+    ranked = rows[sampling.order_by_number(result.numbers[rows], task_frame.frame.usccs[rows])]
     enterprise_ids = task_frame.enterprise_ids[ranked].tolist()
     numbers = [f"{n:016x}" for n in result.numbers[ranked].tolist()]
     tiers = [sampling.TIERS[t] for t in task_frame.frame.tiers[ranked].tolist()]
     insert_rows(session, Visit.__table__, ("task_id", "enterprise_id", "rank", "number", "tier"),
-                [(task_id, e, rank, n, t) for rank, (e, n, t) in enumerate(zip(enterprise_ids, numbers, tiers, strict=True), start=1)])
-    visit_of = dict(session.execute(select(Visit.enterprise_id, Visit.id).where(Visit.task_id == task_id)).tuples().all())
-    selected = result.selected[ranked]
-    pairs = [(visit_of[e], task_item_ids[k]) for e, row in zip(enterprise_ids, selected, strict=True) for k in np.flatnonzero(row).tolist()]
+                list(zip(itertools.repeat(task_id), enterprise_ids, range(1, len(ranked) + 1), numbers, tiers, strict=False)))
+    visit_ids = np.fromiter(session.scalars(select(Visit.id).where(Visit.task_id == task_id).order_by(Visit.rank)), np.int64)
+    which, item = np.nonzero(result.selected[ranked])
+    pairs = list(zip(visit_ids[which].tolist(), np.asarray(task_item_ids, np.int64)[item].tolist(), strict=True))
     insert_rows(session, VisitItem.__table__, ("visit_id", "task_item_id"), pairs)
 
 

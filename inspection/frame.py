@@ -9,24 +9,31 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import itertools
 import json
+import operator
+import sqlite3
 from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Date, bindparam, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from credit.enums import EnterpriseStatus
+from credit.errors import SpotcheckError
 from credit.grading import stream_rows
 from credit.models import CreditRecord
 from credit.scoring import add_months_to
 from inspection.enums import TaskKind, TaskStatus
-from inspection.sampling import TIERS, USCC_LENGTH, Frame
+from inspection import forked
+from inspection.sampling import TIERS, USCC_LENGTH, Frame, unit_numbers
 from inspection.task_models import Draw, Task
 
 IN_BUSINESS = (EnterpriseStatus.SUBSISTING.value, EnterpriseStatus.OPERATING.value)
+# From this many enterprises a SQLite draw reads USCCs in a second process (fork costs ~10 ms).
+PARALLEL_FROM = 50_000
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,7 @@ class TaskFrame:
     frame: Frame
     enterprise_ids: np.ndarray  # aligned with the frame's rows
     report: dict[str, Any]  # counts of the population and of each exclusion
+    numbers: np.ndarray | None = None  # each row's random number, when read with a key
 
 
 def _in(column: str, prefix: str, values: list[str] | tuple[str, ...], params: dict[str, Any]) -> str:
@@ -126,70 +134,139 @@ def _prefixes(column: str, prefix: str, values: tuple[str, ...] | list[str], par
     return "(" + " OR ".join(names) + ")"
 
 
-def population_sql(p: FrameParams) -> tuple[str, dict[str, Any]]:
-    """One query: every enterprise in scope, its status, its tier in the run, and a bit mask of
-    the items that apply to its entity type and industry."""
-    params: dict[str, Any] = {"run": p.grading_run}
-    where = []
+def scope_sql(p: FrameParams) -> tuple[str, dict[str, Any]]:
+    """The WHERE condition (on ``e``) of the task's scope, and its parameters."""
+    params: dict[str, Any] = {}
+    where = ["1 = 1"]
     for name, column in (("districts", "e.district_code"), ("stations", "e.station"), ("entity_types", "e.entity_type")):
         if p.scope.get(name):
             where.append(_in(column, name[0], p.scope[name], params))
     if p.scope.get("industries"):
         where.append(_prefixes("e.industry_code", "ind", p.scope["industries"], params))
-    bits = []
-    for k, item in enumerate(p.items):
-        conditions = []
-        if item.entity_types:
-            conditions.append(_in("e.entity_type", f"t{k}_", item.entity_types, params))
-        if item.industries:
-            conditions.append(_prefixes("e.industry_code", f"i{k}_", item.industries, params))
-        bits.append(f"(CASE WHEN {' AND '.join(conditions)} THEN {1 << k} ELSE 0 END)" if conditions else str(1 << k))
-    sql = (
-        f"SELECT e.uscc, e.id, e.status, g.tier, {' + '.join(bits) or '0'} FROM enterprises e"
-        " LEFT JOIN grades g ON g.run_id = :run AND g.enterprise_id = e.id"
-        + (f" WHERE {' AND '.join(where)}" if where else "")
-    )
-    return sql, params
+    return " AND ".join(where), params
 
 
-def read_frame(session: Session, p: FrameParams) -> TaskFrame:
+class _Numbering(dict):  # type: ignore[type-arg]
+    """Numbers keys in order of first sight: ``numbering[key]`` is its number."""
+
+    def __missing__(self, key: Any) -> int:
+        self[key] = number = len(self)
+        return number
+
+
+def _applies(item: ItemRule, entity_type: str, industry: str) -> bool:
+    return (not item.entity_types or entity_type in item.entity_types) and (not item.industries or industry.startswith(item.industries))
+
+
+def _numbered(rows: Any, key: bytes | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(id, USCC) rows → ids, USCCs and (with a key) random numbers, in the order read."""
+    pairs = list(rows)
+    ids = np.fromiter(map(operator.itemgetter(0), pairs), np.int64, len(pairs))
+    codes = np.array(list(map(operator.itemgetter(1), pairs)), dtype=f"S{USCC_LENGTH}")
+    del pairs
+    return ids, codes, (unit_numbers(key, codes) if key is not None else None)
+
+
+def _numbered_from_file(path: str, sql: str, params: dict[str, Any], key: bytes | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`_numbered` on a connection of its own (in the forked reader)."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return _numbered(connection.execute(sql, params), key)
+    finally:
+        connection.close()
+
+
+def read_frame(session: Session, p: FrameParams, key: bytes | None = None) -> TaskFrame:
     """The task's eligible population: in scope, in business, applicable items, minus the
-    frequency exclusions (unless the task is exempt); each exclusion counted."""
-    sql, params = population_sql(p)
-    with stream_rows(session, sql, params) as stream:
+    frequency exclusions (unless the task is exempt); each exclusion counted. With ``key``, each
+    row's random number too.
+
+    Three bulk reads: the USCCs of the enterprises in scope and in business (hashed with the key
+    as they arrive), their status, entity type and industry, and the tiers of the grading run. On
+    a big SQLite file the first runs in a forked reader on the other core (the draw holds the
+    write lock, so both see the same data); elsewhere they run one after the other in the
+    draw's transaction.
+    """
+    where, params = scope_sql(p)
+    business = " OR ".join(f"e.status = '{s}'" for s in IN_BUSINESS)
+    uscc_sql = f"SELECT e.id, e.uscc FROM enterprises e WHERE {where} AND ({business})"
+    database = session.get_bind().url.database
+    connection = session.connection()
+    parallel = (
+        forked.AVAILABLE and connection.dialect.name == "sqlite" and database not in (None, "", ":memory:")
+        and (session.scalar(text("SELECT max(id) FROM enterprises")) or 0) >= PARALLEL_FROM
+    )
+    numbered = forked.start(_numbered_from_file, database, uscc_sql, params, key) if parallel else None
+
+    # Status, entity type and industry take a few hundred distinct combinations: each is
+    # classified once, and every row gets its combination's number.
+    combos = _Numbering()
+    with stream_rows(session, f"SELECT e.status, e.entity_type, e.industry_code, e.id FROM enterprises e WHERE {where} ORDER BY e.id", params) as stream:
         rows = list(stream)
-    report: dict[str, Any] = {"in_scope": len(rows)}
-    if not rows:
-        usccs, ids, statuses, tiers, masks = (), (), (), (), ()
-    else:
-        usccs, ids, statuses, tiers, masks = zip(*rows, strict=True)
+    # map() over C-level callables: no Python frame per row.
+    scope_ids = np.fromiter(map(operator.itemgetter(3), rows), np.int64, len(rows))
+    combo = np.fromiter(map(combos.__getitem__, map(operator.itemgetter(0, 1, 2), rows)), np.int64, len(rows))
     del rows
     k = len(p.items)
-    ids_array = np.fromiter(ids, np.int64, len(ids))
-    mask = np.fromiter(masks, np.int64, len(masks))
-    members = ((mask[:, None] >> np.arange(k)) & 1).astype(bool) if k else np.zeros((len(ids), 0), bool)
+    combo_members = np.array([[s in IN_BUSINESS and _applies(i, t, ind) for i in p.items] for s, t, ind in combos], dtype=bool).reshape(len(combos), k)
+    combo_business = np.array([s in IN_BUSINESS for s, _, _ in combos], dtype=bool)
+    per_combo = np.bincount(combo, minlength=len(combos))
+    report: dict[str, Any] = {"in_scope": len(scope_ids)}
+    not_in_business: Counter[str] = Counter()
+    for (status, _, _), n in zip(combos, per_combo.tolist(), strict=True):
+        if status not in IN_BUSINESS:
+            not_in_business[status] += n
+    report["not_in_business"] = dict(sorted(not_in_business.items()))
+    applies = combo_members.any(axis=1)
+    report["no_item_applies"] = int(per_combo[combo_business & ~applies].sum())
 
-    status_counts = Counter(statuses)
-    report["not_in_business"] = {s: n for s, n in sorted(status_counts.items()) if s not in IN_BUSINESS}
-    business = np.fromiter((s in IN_BUSINESS for s in statuses), bool, len(statuses))
-    members &= business[:, None]
-    report["no_item_applies"] = int((business & ~members.any(axis=1)).sum())
+    tier_sql = f"SELECT g.enterprise_id * 8 + {_position('g.tier', connection.dialect.name)} FROM grades g WHERE g.run_id = :run ORDER BY g.enterprise_id"
+    with stream_rows(session, tier_sql, {"run": p.grading_run}) as stream:
+        graded = np.fromiter(itertools.chain.from_iterable(stream), np.int64)
+    graded_ids, graded_tiers = graded >> 3, (graded & 7) - 1
 
-    tier_of = {t: n for n, t in enumerate(TIERS)}
-    default = tier_of[p.default_tier]
-    tier_array = np.fromiter((tier_of.get(t, default) if t is not None else default for t in tiers), np.uint8, len(tiers))
-    report["ungraded_default_tier"] = int(sum(1 for t, b in zip(tiers, business.tolist(), strict=True) if t is None and b))
+    ids, codes, numbers = numbered() if numbered else _numbered(_stream_all(session, uscc_sql, params), key)
+    # Each row's place among the scope rows and in the grading run.
+    at = _positions(scope_ids, ids)
+    if (at < 0).any():
+        raise SpotcheckError("the enterprise directory changed while the population was read; draw again")
+    members = combo_members[combo[at]]
+    in_run = _positions(graded_ids, ids)
+    tiers = np.where(in_run >= 0, graded_tiers[np.maximum(in_run, 0)], TIERS.index(p.default_tier)).astype(np.uint8)
 
     report["recently_checked"] = {}
     report["at_yearly_cap"] = 0
-    if not p.exempt and len(ids_array):
-        _exclude_checked(session, p, ids_array, members, report)
-    codes = np.array(usccs, dtype=f"S{USCC_LENGTH}")
-    order = np.argsort(codes, kind="stable")
-    keep = order[members[order].any(axis=1)]
-    frame = Frame(codes[keep], tier_array[keep], members[keep], tuple(i.code for i in p.items))
-    report["eligible"] = len(keep)
-    return TaskFrame(frame, ids_array[keep], report)
+    if not p.exempt and len(ids):
+        _exclude_checked(session, p, ids, members, report)
+    keep = members.any(axis=1)
+    report["eligible"] = int(keep.sum())
+    report["ungraded_default_tier"] = int((keep & (in_run < 0)).sum())
+    frame = Frame(codes[keep], tiers[keep], members[keep], tuple(i.code for i in p.items))
+    return TaskFrame(frame, ids[keep], report, numbers[keep] if numbers is not None else None)
+
+
+def _stream_all(session: Session, sql: str, params: dict[str, Any]) -> list[Any]:
+    with stream_rows(session, sql, params) as stream:
+        return list(stream)
+
+
+def _position(column: str, dialect: str) -> str:
+    """1–4 for tiers A–D, in SQL."""
+    return f"instr('{TIERS}', {column})" if dialect == "sqlite" else f"strpos('{TIERS}', {column})"
+
+
+def _positions(sorted_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Index of each wanted id in ``sorted_ids``, or -1."""
+    if not len(sorted_ids) or not len(wanted):
+        return np.full(len(wanted), -1, np.int64)
+    top = int(max(sorted_ids[-1], wanted.max()))
+    if top <= 4 * (len(sorted_ids) + len(wanted)) + 1000:
+        # Ids are nearly dense: a table by id beats a million binary searches in random order.
+        table = np.full(top + 1, -1, np.int64)
+        table[sorted_ids] = np.arange(len(sorted_ids))
+        return table[wanted]
+    pos = np.minimum(np.searchsorted(sorted_ids, wanted), len(sorted_ids) - 1)
+    return np.where(sorted_ids[pos] == wanted, pos, -1)
 
 
 def _exclude_checked(session: Session, p: FrameParams, ids: np.ndarray, members: np.ndarray, report: dict[str, Any]) -> None:
@@ -229,15 +306,18 @@ def _exclude_checked(session: Session, p: FrameParams, ids: np.ndarray, members:
             members[rows, k] = False
             report["recently_checked"][p.items[k].code] = removed
         checks_this_year.update(visits_this_year.values())
+    # The literal kind = 'spot_check' lets both databases use the partial index on spot checks;
+    # "+r.id" keeps SQLite from scanning the primary key instead.
     spot_checks = (
-        "SELECT r.enterprise_id, count(*) FROM credit_records r WHERE r.kind = 'spot_check'"
-        " AND r.id <= :max_record AND r.occurred_on >= :first AND r.occurred_on <= :last"
-        " AND r.id NOT IN (SELECT s.supersedes_id FROM credit_records s WHERE s.supersedes_id IS NOT NULL AND s.id <= :max_record)"
-        " GROUP BY r.enterprise_id"
+        "SELECT r.enterprise_id FROM credit_records r WHERE r.kind = 'spot_check'"
+        " AND r.occurred_on >= :first AND r.occurred_on <= :last AND +r.id <= :max_record"
+        " AND NOT EXISTS (SELECT 1 FROM credit_records s WHERE s.supersedes_id = r.id AND s.id <= :max_record)"
     )
     bounds = {"max_record": p.max_record_id, "first": dt.date(p.cap_year, 1, 1), "last": dt.date(p.cap_year, 12, 31)}
-    for enterprise_id, count in session.execute(text(spot_checks).bindparams(bindparam("first", type_=Date), bindparam("last", type_=Date)), bounds):
-        checks_this_year[enterprise_id] += count
+    with stream_rows(session, spot_checks, bounds) as stream:
+        checked = np.fromiter(itertools.chain.from_iterable(stream), np.int64)
+    for enterprise_id, count in zip(*np.unique(checked, return_counts=True), strict=True):
+        checks_this_year[int(enterprise_id)] += int(count)
     at_cap = [e for e, n in checks_this_year.items() if n >= p.yearly_cap]
     if at_cap:
         rows = rows_of(at_cap)

@@ -57,6 +57,8 @@ def unit_numbers(key: bytes, usccs: np.ndarray) -> np.ndarray:
 
 def stratum_size(ratio: Fraction, size: int) -> int:
     """round(ratio × size), halves up, exact; at least 1 of a non-empty stratum (不免抽)."""
+    if not isinstance(ratio, Fraction | int):
+        raise TypeError(f"ratios must be exact (Fraction), got {type(ratio).__name__}")
     if size <= 0:
         return 0
     n = int(ratio * size + Fraction(1, 2))  # floor(x + ½) of a non-negative exact value
@@ -65,7 +67,8 @@ def stratum_size(ratio: Fraction, size: int) -> int:
 
 @dataclass(frozen=True)
 class Frame:
-    """The eligible population of a task, one row per enterprise, in USCC byte order.
+    """The eligible population of a task, one row per enterprise (distinct USCCs), in any order:
+    nothing that comes out of it depends on the order of its rows.
 
     ``members[i, k]`` says enterprise i may be drawn for item k (in scope, applicable, not
     excluded); ``tiers`` are 0–3 for A–D. Items are in the order of ``items`` (sorted codes).
@@ -80,31 +83,45 @@ class Frame:
         n, k = len(self.usccs), len(self.items)
         if self.tiers.shape != (n,) or self.members.shape != (n, k):
             raise ValueError("frame arrays do not match")
-        if n > 1 and not bool(np.all(self.usccs[1:] > self.usccs[:-1])):
-            raise ValueError("frame rows must be in strictly increasing USCC order")
+        if n and int(self.tiers.max()) >= len(TIERS):
+            raise ValueError("tiers must be 0-3 (A-D)")
+
+    def usccs_in_order(self) -> np.ndarray:
+        """Row indexes in USCC byte order; ``ValueError`` if a USCC appears twice."""
+        order = np.argsort(self.usccs, kind="stable")
+        ordered = self.usccs[order]
+        if len(ordered) > 1 and not bool(np.all(ordered[1:] != ordered[:-1])):
+            raise ValueError("a USCC appears twice in the frame")
+        return order
 
 
 def make_frame(usccs: Sequence[str], tiers: Sequence[int], members: np.ndarray, items: Sequence[str]) -> Frame:
-    """A frame from rows in any order: sorted by USCC, rows in no item's frame dropped."""
+    """A frame from rows in any order: sorted by USCC (a USCC twice is refused), rows in no
+    item's frame dropped."""
     codes = np.array(usccs, dtype=f"S{USCC_LENGTH}")
     tier_array = np.asarray(tiers, dtype=np.uint8)
-    member_array = np.asarray(members, dtype=bool).reshape(len(codes), len(items))
+    member_array = np.asarray(members, dtype=bool)
+    if member_array.shape != (len(codes), len(items)):
+        raise ValueError(f"members must be {len(codes)} rows × {len(items)} items, got {member_array.shape}")
     order = np.argsort(codes, kind="stable")
     keep = order[member_array[order].any(axis=1)]
-    return Frame(codes[keep], tier_array[keep], member_array[keep], tuple(items))
+    frame = Frame(codes[keep], tier_array[keep], member_array[keep], tuple(items))
+    frame.usccs_in_order()
+    return frame
 
 
 def snapshot(frame: Frame) -> bytes:
     """The population as text: a line "USCC TIER FLAGS" per enterprise, in USCC byte order, where
     FLAGS has one character per item ('1' in that item's frame). Its SHA-256 is the population
     hash; an auditor can rebuild it from the directory, the grading run and the exclusions."""
+    order = frame.usccs_in_order()
     n, k = frame.members.shape
     lines = np.empty((n, USCC_LENGTH + k + 4), dtype=np.uint8)
-    lines[:, :USCC_LENGTH] = frame.usccs.view(np.uint8).reshape(n, USCC_LENGTH)
+    lines[:, :USCC_LENGTH] = frame.usccs[order].view(np.uint8).reshape(n, USCC_LENGTH)
     lines[:, USCC_LENGTH] = ord(" ")
-    lines[:, USCC_LENGTH + 1] = np.frombuffer(TIERS.encode(), np.uint8)[frame.tiers]
+    lines[:, USCC_LENGTH + 1] = np.frombuffer(TIERS.encode(), np.uint8)[frame.tiers[order]]
     lines[:, USCC_LENGTH + 2] = ord(" ")
-    lines[:, USCC_LENGTH + 3:-1] = ord("0") + frame.members
+    lines[:, USCC_LENGTH + 3:-1] = ord("0") + frame.members[order]
     lines[:, -1] = ord("\n")
     return lines.tobytes()
 
@@ -121,7 +138,8 @@ def parse_snapshot(text: bytes, items: Sequence[str]) -> Frame:
 
 
 def pack_snapshot(text: bytes) -> bytes:
-    return zlib.compress(text, 6)
+    # Level 1: a third of the text's size in a tenth of level 6's time; the draw waits on it.
+    return zlib.compress(text, 1)
 
 
 def unpack_snapshot(blob: bytes) -> bytes:
@@ -149,7 +167,8 @@ class Draw:
     @property
     def visit_rows(self) -> np.ndarray:
         """Rows drawn for at least one item, in USCC order: one visit each."""
-        return np.flatnonzero(self.selected.any(axis=1))
+        rows = np.flatnonzero(self.selected.any(axis=1))
+        return rows[np.argsort(self.frame.usccs[rows], kind="stable")]
 
     @property
     def matters(self) -> int:
@@ -174,34 +193,57 @@ class Draw:
     def result_text(self) -> bytes:
         """A line "USCC NUMBER ITEM;ITEM" per visit in USCC order (NUMBER in 16 hex digits); its
         SHA-256 is the result hash."""
+        rows = self.visit_rows
+        # Few distinct item combinations: spell each once.
         items = self.frame.items
-        lines = []
-        for row in self.visit_rows.tolist():
-            codes = ";".join(items[k] for k in np.flatnonzero(self.selected[row]).tolist())
-            lines.append(f"{self.frame.usccs[row].decode()} {int(self.numbers[row]):016x} {codes}\n")
+        spelled: dict[int, str] = {}
+        for pattern in np.unique(_bits(self.selected[rows])).tolist():
+            spelled[pattern] = ";".join(c for k, c in enumerate(items) if pattern >> k & 1)
+        lines = map("{} {:016x} {}\n".format, self.frame.usccs[rows].astype(str).tolist(), self.numbers[rows].tolist(), map(spelled.__getitem__, _bits(self.selected[rows]).tolist()))
         return "".join(lines).encode()
 
 
-def draw(frame: Frame, ratios: Sequence[Sequence[Fraction]], key: bytes) -> Draw:
-    """Draw every stratum of ``frame``; ``ratios[k][t]`` is item k's ratio for tier t."""
+def draw(frame: Frame, ratios: Sequence[Sequence[Fraction]], key: bytes, numbers: np.ndarray | None = None) -> Draw:
+    """Draw every stratum of ``frame``; ``ratios[k][t]`` is item k's ratio for tier t.
+    ``numbers``, when the caller already has them, must be ``unit_numbers(key, frame.usccs)``."""
     if len(ratios) != len(frame.items) or any(len(r) != 4 for r in ratios):
         raise ValueError("one ratio per item and tier is needed")
-    numbers = unit_numbers(key, frame.usccs)
-    # Rows are in USCC order, so a stable sort breaks equal numbers by USCC.
-    order = np.argsort(numbers, kind="stable")
-    tiers = frame.tiers[order]
+    if numbers is None:
+        numbers = unit_numbers(key, frame.usccs)
+    # Sorted by tier, then number (equal numbers, never yet seen, by USCC), each tier is one
+    # slice: every stratum is a running count over its slice.
+    by_number = order_by_number(numbers, frame.usccs)
+    order = by_number[np.argsort(frame.tiers[by_number], kind="stable")]
+    bounds = np.searchsorted(frame.tiers[order], np.arange(len(TIERS) + 1))
     selected = np.zeros(frame.members.shape, dtype=bool)
     strata = []
     for k, item in enumerate(frame.items):
-        in_item = frame.members[order, k]
         for t, tier in enumerate(TIERS):
-            in_stratum = in_item & (tiers == t)
+            rows = order[bounds[t]:bounds[t + 1]]
+            in_stratum = frame.members[rows, k]
             size = int(in_stratum.sum())
             n = stratum_size(ratios[k][t], size)
-            take = in_stratum & (np.cumsum(in_stratum) <= n)
-            selected[order[take], k] = True
+            selected[rows[in_stratum & (np.cumsum(in_stratum) <= n)], k] = True
             strata.append(Stratum(item, tier, ratios[k][t], size, n))
     return Draw(frame, numbers, selected, tuple(strata))
+
+
+def _bits(selected: np.ndarray) -> np.ndarray:
+    """Each row's selection as an integer, bit k for item k."""
+    return (selected.astype(np.uint64) << np.arange(selected.shape[1], dtype=np.uint64)).sum(axis=1, dtype=np.uint64)
+
+
+def order_by_number(numbers: np.ndarray, usccs: np.ndarray) -> np.ndarray:
+    """Row indexes by random number, equal numbers by USCC."""
+    order = np.argsort(numbers, kind="stable")
+    ties = np.flatnonzero(numbers[order][1:] == numbers[order][:-1])
+    if len(ties):
+        rows = order.tolist()
+        for n in sorted(set(numbers[order][ties].tolist())):
+            at = np.flatnonzero(numbers[order] == n)
+            rows[at[0]:at[-1] + 1] = sorted(rows[at[0]:at[-1] + 1], key=lambda r: usccs[r])
+        order = np.array(rows, dtype=order.dtype)
+    return order
 
 
 def digest(data: bytes) -> str:
