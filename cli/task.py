@@ -106,7 +106,7 @@ def _echo_draw(d: dict[str, Any]) -> None:
     for item, n in d["drawn_per_item"].items():
         strata = "  ".join(f"{s['tier']} {s['drawn']}/{s['size']} ({s['ratio']})" for s in d["strata"] if s["item"] == item)
         click.echo(f"  {item}: {n} drawn   {strata}")
-    spread = ", ".join(f"{k} items: {v}" for k, v in d["matters_per_visit"].items())
+    spread = ", ".join(f"{v} with {k} item{'s' if k != '1' else ''}" for k, v in d["matters_per_visit"].items())
     click.echo(f"{d['visits']} visits cover {d['matters']} matters ({spread}); separate draws by department would need {d['separate_visits']} visits")
     click.echo(f"result sha256 {d['result_sha256']}")
 
