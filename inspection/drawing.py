@@ -73,10 +73,11 @@ def draw_task(session: Session, code: str, entropy: str, operator: str) -> Draw:
     key = sampling.draw_key(seed, entropy)
     task_frame = read_frame(session, params, key)
     read_s = time.perf_counter() - started
-    log.info("draw_read", task=code, eligible=len(task_frame.frame.usccs), seconds=round(read_s, 2))
+    log.info("draw_read", task=code, eligible=len(task_frame.frame.usccs), seconds=round(read_s, 3))
 
     result = sampling.draw(task_frame.frame, _ratios(params), key, task_frame.numbers)
     result_text = result.result_text()
+    log.info("draw_sampled", task=code, seconds=round(time.perf_counter() - started, 3))
     departments = [r.department for r in rules]
     # The snapshot (text, hash, compression) is numpy, hashlib and zlib on big buffers, which
     # release the GIL: it is made on the other core while the visits are written.
@@ -206,23 +207,28 @@ def verify_task(session: Session, code: str) -> Verification:
     return out
 
 
-def _first_difference(recorded: bytes, current: bytes, params: FrameParams) -> str:
-    old = {line[:18]: line for line in recorded.decode().splitlines()}
-    new = {line[:18]: line for line in current.decode().splitlines()}
-    items = [i.code for i in params.items]
+def _first_change(old: dict[str, str], new: dict[str, str]) -> tuple[str, str | None, str | None] | None:
+    """The first USCC whose line differs between two {USCC: line} maps, with both lines."""
     for uscc in sorted(old.keys() | new.keys()):
-        a, b = old.get(uscc), new.get(uscc)
-        if a == b:
-            continue
-        if a is None:
-            return f"{uscc} is now eligible but was not at the draw"
-        if b is None:
-            return f"{uscc} was eligible at the draw and is not now (status, scope, grading or checks changed)"
-        if a[19] != b[19]:
-            return f"{uscc}: its credit tier in the grading run changed"
-        changed = [items[k] for k in range(len(items)) if a[21 + k] != b[21 + k]]
-        return f"{uscc}: eligibility for item(s) {', '.join(changed)} changed"
-    return "the population text differs"
+        if old.get(uscc) != new.get(uscc):
+            return uscc, old.get(uscc), new.get(uscc)
+    return None
+
+
+def _first_difference(recorded: bytes, current: bytes, params: FrameParams) -> str:
+    change = _first_change(*({line[:18]: line for line in text.decode().splitlines()} for text in (recorded, current)))
+    if change is None:
+        return "the population text differs"
+    uscc, a, b = change
+    if a is None:
+        return f"{uscc} is now eligible but was not at the draw"
+    if b is None:
+        return f"{uscc} was eligible at the draw and is not now (status, scope, grading or checks changed)"
+    if a[19] != b[19]:
+        return f"{uscc}: its credit tier in the grading run changed"
+    items = [i.code for i in params.items]
+    changed = [items[k] for k in range(len(items)) if a[21 + k] != b[21 + k]]
+    return f"{uscc}: eligibility for item(s) {', '.join(changed)} changed"
 
 
 def _stored_visits(session: Session, task: Task) -> dict[str, str]:
@@ -243,13 +249,12 @@ def _stored_visits(session: Session, task: Task) -> dict[str, str]:
 
 
 def _visit_difference(wanted: dict[str, str], stored: dict[str, str]) -> str | None:
-    for uscc in sorted(wanted.keys() | stored.keys()):
-        a, b = wanted.get(uscc), stored.get(uscc)
-        if a == b:
-            continue
-        if b is None:
-            return f"visit removed: {uscc} was drawn ({a.split(' ', 2)[2]}) but has no visit"
-        if a is None:
-            return f"visit added: {uscc} has a visit the draw does not give"
-        return f"visit changed: {uscc} should be {a.split(' ', 1)[1]!r}, is {b.split(' ', 1)[1]!r}"
-    return None
+    change = _first_change(wanted, stored)
+    if change is None:
+        return None
+    uscc, a, b = change
+    if b is None:
+        return f"visit removed: {uscc} was drawn ({a.split(' ', 2)[2] if a else ''}) but has no visit"
+    if a is None:
+        return f"visit added: {uscc} has a visit the draw does not give"
+    return f"visit changed: {uscc} should be {a.split(' ', 1)[1]!r}, is {b.split(' ', 1)[1]!r}"
