@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import structlog
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -46,14 +47,18 @@ def draw_task(session: Session, code: str, entropy: str, operator: str) -> Draw:
     """Draw ``code``'s targets with its committed seed and the public ``entropy``; store the draw,
     one visit per drawn enterprise and its items. Refused when the task was drawn before."""
     started = time.perf_counter()
+    consistent_snapshot(session)
     task = get_task(session, code)
     if not entropy.strip():
         raise DrawRefused(task.id, "--entropy must not be empty: enter the public string fixed for this draw (e.g. that day's lottery numbers)")
     # Claim the task first: of concurrent draws exactly one changes the row, the rest are refused.
-    claimed = session.execute(
-        update(Task).where(Task.id == task.id, Task.status == TaskStatus.CREATED).values(status=TaskStatus.DRAWN)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    try:
+        claimed = session.execute(
+            update(Task).where(Task.id == task.id, Task.status == TaskStatus.CREATED).values(status=TaskStatus.DRAWN)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    except sa_exc.OperationalError:  # PostgreSQL: another session drew it after our snapshot began
+        raise DrawRefused(task.id, f"task {code} was drawn by another session at the same time; a draw is never repeated") from None
     if claimed != 1:
         session.refresh(task)
         raise DrawRefused(task.id, _refusal(session, task))
@@ -101,6 +106,14 @@ def draw_task(session: Session, code: str, entropy: str, operator: str) -> Draw:
     record.seconds = round(time.perf_counter() - started, 3)
     log.info("draw_written", task=code, visits=record.visits, seconds=record.seconds)
     return record
+
+
+def consistent_snapshot(session: Session) -> None:
+    """Read everything of this transaction from one snapshot. SQLite has one already (the draw
+    takes the write lock before reading); PostgreSQL's READ COMMITTED would let an import that
+    commits between two of the draw's queries show each of them different data."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
 def _snapshot(frame: sampling.Frame) -> tuple[str, bytes]:
@@ -176,6 +189,7 @@ def verify_task(session: Session, code: str) -> Verification:
     """Recompute ``code``'s draw from its recorded inputs and the current directories, and say
     where it differs: the seed against its commitment, the population against its hash, the
     visits against a re-run of the draw."""
+    consistent_snapshot(session)
     task = get_task(session, code)
     draw = session.scalar(select(Draw).where(Draw.task_id == task.id))
     if draw is None:
