@@ -24,6 +24,19 @@ NAMING_CONVENTION = {
 DEFAULT_DATABASE_URL = "sqlite:///spotcheck.db"
 
 
+class UTCDateTime(sa.TypeDecorator[dt.datetime]):
+    """A timezone-aware timestamp on every database: SQLite keeps no offset, so what comes back
+    from it is read as the UTC it was written in."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
+
+
 class Base(DeclarativeBase):
     """Base of every ORM class; enums are stored by value, not by name."""
 
@@ -31,7 +44,7 @@ class Base(DeclarativeBase):
     # 64-bit ids on PostgreSQL; on SQLite only "INTEGER PRIMARY KEY" is the auto-numbered rowid.
     type_annotation_map: dict[Any, Any] = {
         int: BigInteger().with_variant(Integer(), "sqlite"),
-        dt.datetime: DateTime(timezone=True),
+        dt.datetime: UTCDateTime(),
     }
 
 

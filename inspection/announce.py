@@ -44,7 +44,7 @@ def announcement_data(session: Session, task: Task) -> dict[str, Any]:
     draw = session.scalar(select(Draw).where(Draw.task_id == task.id))
     items = task_items(session, task)
     scope = json.loads(task.scope)
-    district_names = dict(session.execute(select(District.code, District.name).where(District.code.in_(scope["districts"]))).tuples().all())
+    district_names = {code: name for code, name in session.execute(select(District.code, District.name).where(District.code.in_(scope["districts"])))}
     drawn = json.loads(draw.report)["drawn_per_item"] if draw else {}
     data: dict[str, Any] = {
         "code": task.code, "name": task.name, "kind": KIND[task.kind],

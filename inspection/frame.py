@@ -301,7 +301,7 @@ def _exclude_checked(session: Session, p: FrameParams, ids: np.ndarray, members:
             if day.year == p.cap_year:
                 visits_this_year[visit_id] = enterprise_id
         for k, enterprise_ids in sorted(pairs.items()):
-            rows = rows_of(enterprise_ids)
+            rows = np.unique(rows_of(enterprise_ids))  # an enterprise checked twice counts once
             removed = int(members[rows, k].sum())
             members[rows, k] = False
             report["recently_checked"][p.items[k].code] = removed

@@ -11,7 +11,9 @@ only the exclusions decide it.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
+import json
 import random
 import sqlite3
 import uuid
@@ -285,7 +287,7 @@ def task_toml(code: str, *, kind: str = "routine", starts: str = "2026-03-01", e
         f'lead = "{next(iter(by_department))}"\nitem_version = "2026"\nstarts_on = {starts}\nends_on = {ends}\n'
         f"{scope}ratios = {ratios}\n{extra}"
     )
-    departments = "".join(f'\n[[department]]\ncode = "{d}"\nitems = [{", ".join(repr(i).replace(chr(39), chr(34)) for i in its)}]\n' for d, its in by_department.items())
+    departments = "".join(f'\n[[department]]\ncode = "{d}"\nitems = {json.dumps(its)}\n' for d, its in by_department.items())
     return head + departments
 
 
@@ -329,7 +331,7 @@ class TestShippedExamples:
         shown = show(env, EXAMPLE_TASK)
         assert shown["status"] == "drawn"
         d = shown["draw"]
-        assert {k: v for k, v in d.items()} == drawn
+        assert _comparable(d) == _comparable(drawn)  # drawn_at: see test_draw_time_is_reported_alike
         assert (d["seed"], d["entropy"], d["algorithm"]) == (SEED, ENTROPY, "spotcheck-draw/1")
         key = hashlib.sha256(b"spotcheck-draw/1\n" + bytes.fromhex(SEED) + ENTROPY.encode()).hexdigest()
         assert d["key"] == key
@@ -343,7 +345,8 @@ class TestShippedExamples:
             assert s["ratio"] == ratios[s["item"]][s["tier"]], s
             assert s["drawn"] == expected_drawn(s["ratio"], s["size"]), s
             per_item[s["item"]] = per_item.get(s["item"], 0) + s["drawn"]
-        assert any(s["size"] and s["drawn"] == 1 and expected_drawn(s["ratio"], s["size"]) == 1 and Fraction(Decimal(s["ratio"][:-1])) / 100 * s["size"] < Fraction(1, 2) for s in d["strata"])  # the minimum of 1 is exercised
+        # The minimum of 1 is exercised: a stratum whose ratio × size rounds to 0 still gives 1.
+        assert any(s["drawn"] == 1 and 0 < Fraction(Decimal(s["ratio"][:-1])) / 100 * s["size"] < Fraction(1, 2) for s in d["strata"])
         assert d["drawn_per_item"] == per_item
         assert d["matters"] == sum(per_item.values())
         assert 0 < d["visits"] <= d["matters"]
@@ -351,8 +354,12 @@ class TestShippedExamples:
         assert sum(int(k) * v for k, v in d["matters_per_visit"].items()) == d["matters"]
         assert sum(d["matters_per_visit"].values()) == d["visits"]
         # Exclusions of the examples: the not-in-business ones are counted by status.
-        assert d["in_scope"] == 300
-        assert sum(d["not_in_business"].values()) == 300 - d["population"] - d["no_item_applies"] - d["at_yearly_cap"] - 0
+        statuses = [r[5] for r in read_csv(EXAMPLES / "enterprises.csv")[1:]]
+        gone = {"注销": "cancelled", "吊销": "revoked", "迁出": "moved_out", "停业": "suspended"}
+        assert d["in_scope"] == len(statuses) == 300
+        assert d["not_in_business"] == {gone[s]: statuses.count(s) for s in sorted(set(statuses) & set(gone), key=gone.get)}
+        assert d["recently_checked"] == {}
+        assert d["population"] == d["eligible"] == 300 - sum(d["not_in_business"].values()) - d["no_item_applies"] - d["at_yearly_cap"]
         # The visits stored agree with the report.
         assert env.scalar(f"SELECT count(*) FROM visits v JOIN tasks t ON t.id = v.task_id WHERE t.code = '{EXAMPLE_TASK}'") == d["visits"]
         assert len(visit_items(env, EXAMPLE_TASK)) == d["matters"]
@@ -579,6 +586,14 @@ class TestExclusions:
         b = draw(env, "B")
         assert b["recently_checked"] == {}
         assert visit_items(env, "B") == {(u[s], "K-01") for s in A_SERIALS}
+        # 2027-02-27: T1, C and B are all within 12 months; station A is excluded from both items.
+        create(env, "D", starts="2027-02-27", ends="2027-03-31", items=("K-01", "K-02"))
+        d = draw(env, "D")
+        assert set(d["recently_checked"]) == {"K-01", "K-02"}
+        outside_a = {u[s] for s in IN_BUSINESS if s not in A_SERIALS}
+        assert {uscc for uscc, item in visit_items(env, "D") if item == "K-01"} == outside_a
+        assert {uscc for uscc, item in visit_items(env, "D") if item == "K-02"} == outside_a - {u[INDIVIDUAL]}
+        assert d["at_yearly_cap"] == 0  # two visits in 2027 (C and B); the 2026 records are of another year
 
     def test_an_enterprise_checked_twice_is_counted_once(self, small: tuple[Env, dict[int, str]]) -> None:
         """recently_checked counts the enterprises excluded, not the earlier visits."""
@@ -591,7 +606,7 @@ class TestExclusions:
         create(env, "D", starts="2027-02-27", ends="2027-03-31", items=("K-01", "K-02"))
         d = draw(env, "D")
         assert {uscc for uscc, item in visit_items(env, "D") if item == "K-01"} == {u[s] for s in IN_BUSINESS if s not in A_SERIALS}
-        assert d["recently_checked"] == {"K-01": 12}
+        assert d["recently_checked"] == {"K-01": 12}  # is {"K-01": 24}: T1's visits and B's
 
 
 # 5. One draw per task, and replacements -------------------------------------------------------------
@@ -612,6 +627,14 @@ class TestOneDraw:
         assert env.scalar("SELECT count(*) FROM draws") == 1
         assert show(env, "T1")["draw"]["result_sha256"] == first["result_sha256"]
         assert env.json("task", "verify", "T1")["identical"] is True
+
+    def test_draw_time_is_reported_alike(self, small: tuple[Env, dict[int, str]]) -> None:
+        """`task draw --json` and `task show --json` report the same drawn_at, in UTC with its offset."""
+        env, _ = small
+        create(env, "T1", stations=[STATION_A])
+        drawn = draw(env, "T1")
+        assert dt.datetime.fromisoformat(drawn["drawn_at"]).utcoffset() == dt.timedelta(0)
+        assert show(env, "T1")["draw"]["drawn_at"] == drawn["drawn_at"]
 
     def test_empty_entropy_is_refused_and_recorded(self, small: tuple[Env, dict[int, str]]) -> None:
         env, _ = small
@@ -663,6 +686,16 @@ class TestOneDraw:
         assert env.scalar("SELECT count(*) FROM tasks") == 1
 
 
+class TestAnnouncementWarnings:
+    """The announcement is written without deprecated library calls (the suite turns warnings into errors)."""
+
+    def test_announce_under_warnings_as_errors(self, small: tuple[Env, dict[int, str]]) -> None:
+        env, _ = small
+        create(env, "T1", stations=[STATION_A])
+        out = env.run("task", "announce", "T1", "--out", str(env.tmp / "announcement")).stdout.splitlines()
+        assert len(out) == 3
+
+
 # 6. Verify ------------------------------------------------------------------------------------------
 
 
@@ -690,8 +723,8 @@ class TestVerify:
         serial = next(s for s, code in u.items() if code == uscc)
         env.run("import", "enterprises", str(small_enterprises(env, u, changed={serial: "注销"}, name="changed.csv")))
         findings = _findings(env, "T1")
-        population = [f for f in findings if f["check"] == "population"]
-        assert len(population) == 1 and uscc in population[0]["message"], findings
+        assert [f["check"] for f in findings] == ["population"], findings
+        assert uscc in findings[0]["message"] and "not now" in findings[0]["message"]
         out = env.run("task", "verify", "T1", expect=1).stdout
         assert "NOT identical" in out and uscc in out
 
@@ -738,11 +771,12 @@ class TestBadInput:
 
     def test_task_definition_refusals(self, small: tuple[Env, dict[int, str]]) -> None:
         env, _ = small
-        # An unknown item, in the second department's multi-line list: the error names its line.
+        # An unknown item, in the second department's multi-line list: the error names its line
+        # (not the list's first line, nor the comment quoting it earlier).
         content = (
             'code = "X1"\nname = "坏任务"\nplan = "P-2026"\nbatch = 1\nlead = "SCJG"\nitem_version = "2026"\n'
             "starts_on = 2026-03-01\nends_on = 2026-03-31\n\n"
-            '[[department]]\ncode = "SCJG"\nitems = ["K-01"]\n\n'
+            '[[department]]\ncode = "SCJG"\n# not here: "NOPE-9" is listed under YJJ\nitems = ["K-01"]\n\n'
             '[[department]]\ncode = "YJJ"\nitems = [\n  "G-01",\n  "NOPE-9",\n]\n'
         )
         line = content.splitlines().index('  "NOPE-9",') + 1
@@ -800,7 +834,8 @@ class TestBadInput:
         before = env.run("plan", "list").stdout
         result = env.run("plan", "create", str(EXAMPLES / "plan.toml"), expect=1)
         assert f"plan {EXAMPLE_PLAN} already exists" in result.stderr
-        assert f"plan.toml:{(EXAMPLES / 'plan.toml').read_text(encoding='utf-8').splitlines().index(f'code = {chr(34)}{EXAMPLE_PLAN}{chr(34)}') + 1}:" in result.stderr
+        code_line = (EXAMPLES / "plan.toml").read_text(encoding="utf-8").splitlines().index(f'code = "{EXAMPLE_PLAN}"') + 1
+        assert f"plan.toml:{code_line}:" in result.stderr
         assert env.run("plan", "list").stdout == before
         assert len(env.json("plan", "list")) == 1
         assert env.scalar("SELECT count(*) FROM plan_batches") == 2
