@@ -8,10 +8,12 @@ changed draw.
 from __future__ import annotations
 
 import calendar
+import contextlib
 import datetime as dt
 import itertools
 import json
 import operator
+import pathlib
 import sqlite3
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -169,7 +171,7 @@ def _numbered(rows: Any, key: bytes | None) -> tuple[np.ndarray, np.ndarray, np.
 
 def _numbered_from_file(path: str, sql: str, params: dict[str, Any], key: bytes | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """:func:`_numbered` on a connection of its own (in the forked reader)."""
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    connection = sqlite3.connect(f"{pathlib.Path(path).absolute().as_uri()}?mode=ro", uri=True)
     try:
         return _numbered(connection.execute(sql, params), key)
     finally:
@@ -197,34 +199,38 @@ def read_frame(session: Session, p: FrameParams, key: bytes | None = None) -> Ta
         and (session.scalar(text("SELECT max(id) FROM enterprises")) or 0) >= PARALLEL_FROM
     )
     numbered = forked.start(_numbered_from_file, database, uscc_sql, params, key) if parallel else None
+    try:
+        # Status, entity type and industry take a few hundred distinct combinations: each is
+        # classified once, and every row gets its combination's number.
+        combos = _Numbering()
+        with stream_rows(session, f"SELECT e.status, e.entity_type, e.industry_code, e.id FROM enterprises e WHERE {where} ORDER BY e.id", params) as stream:
+            rows = list(stream)
+        # map() over C-level callables: no Python frame per row.
+        scope_ids = np.fromiter(map(operator.itemgetter(3), rows), np.int64, len(rows))
+        combo = np.fromiter(map(combos.__getitem__, map(operator.itemgetter(0, 1, 2), rows)), np.int64, len(rows))
+        del rows
+        k = len(p.items)
+        combo_members = np.array([[s in IN_BUSINESS and _applies(i, t, ind) for i in p.items] for s, t, ind in combos], dtype=bool).reshape(len(combos), k)
+        combo_business = np.array([s in IN_BUSINESS for s, _, _ in combos], dtype=bool)
+        per_combo = np.bincount(combo, minlength=len(combos))
+        report: dict[str, Any] = {"in_scope": len(scope_ids)}
+        not_in_business: Counter[str] = Counter()
+        for (status, _, _), n in zip(combos, per_combo.tolist(), strict=True):
+            if status not in IN_BUSINESS:
+                not_in_business[status] += n
+        report["not_in_business"] = dict(sorted(not_in_business.items()))
+        applies = combo_members.any(axis=1)
+        report["no_item_applies"] = int(per_combo[combo_business & ~applies].sum())
 
-    # Status, entity type and industry take a few hundred distinct combinations: each is
-    # classified once, and every row gets its combination's number.
-    combos = _Numbering()
-    with stream_rows(session, f"SELECT e.status, e.entity_type, e.industry_code, e.id FROM enterprises e WHERE {where} ORDER BY e.id", params) as stream:
-        rows = list(stream)
-    # map() over C-level callables: no Python frame per row.
-    scope_ids = np.fromiter(map(operator.itemgetter(3), rows), np.int64, len(rows))
-    combo = np.fromiter(map(combos.__getitem__, map(operator.itemgetter(0, 1, 2), rows)), np.int64, len(rows))
-    del rows
-    k = len(p.items)
-    combo_members = np.array([[s in IN_BUSINESS and _applies(i, t, ind) for i in p.items] for s, t, ind in combos], dtype=bool).reshape(len(combos), k)
-    combo_business = np.array([s in IN_BUSINESS for s, _, _ in combos], dtype=bool)
-    per_combo = np.bincount(combo, minlength=len(combos))
-    report: dict[str, Any] = {"in_scope": len(scope_ids)}
-    not_in_business: Counter[str] = Counter()
-    for (status, _, _), n in zip(combos, per_combo.tolist(), strict=True):
-        if status not in IN_BUSINESS:
-            not_in_business[status] += n
-    report["not_in_business"] = dict(sorted(not_in_business.items()))
-    applies = combo_members.any(axis=1)
-    report["no_item_applies"] = int(per_combo[combo_business & ~applies].sum())
-
-    tier_sql = f"SELECT g.enterprise_id * 8 + {_position('g.tier', connection.dialect.name)} FROM grades g WHERE g.run_id = :run ORDER BY g.enterprise_id"
-    with stream_rows(session, tier_sql, {"run": p.grading_run}) as stream:
-        graded = np.fromiter(itertools.chain.from_iterable(stream), np.int64)
-    graded_ids, graded_tiers = graded >> 3, (graded & 7) - 1
-
+        tier_sql = f"SELECT g.enterprise_id * 8 + {_position('g.tier', connection.dialect.name)} FROM grades g WHERE g.run_id = :run ORDER BY g.enterprise_id"
+        with stream_rows(session, tier_sql, {"run": p.grading_run}) as stream:
+            graded = np.fromiter(itertools.chain.from_iterable(stream), np.int64)
+        graded_ids, graded_tiers = graded >> 3, (graded & 7) - 1
+    except BaseException:
+        if numbered:  # reap the reader before giving up
+            with contextlib.suppress(Exception):
+                numbered()
+        raise
     ids, codes, numbers = numbered() if numbered else _numbered(_stream_all(session, uscc_sql, params), key)
     # Each row's place among the scope rows and in the grading run.
     at = _positions(scope_ids, ids)
