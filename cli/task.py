@@ -49,7 +49,7 @@ def create_cmd(app: App, file: Path, policy_file: Path | None, seed_hex: str | N
     \b
     Example:
       spotcheck task create examples/task.toml
-      spotcheck task announce 2026-SPB-JL-02 --out announcement/
+      spotcheck task announce 2026-SPB-JLP-2-1 --out announcement/
     """
     with summary("task create", file=str(file)) as facts:
         definition = parse_task(str(file), read_definition(file))
@@ -138,7 +138,7 @@ def draw_cmd(app: App, code: str, entropy: str, as_json: bool) -> None:
 
     \b
     Example:
-      spotcheck task draw 2026-SPB-JL-02 --entropy "福彩3D 2026332: 5 8 1"
+      spotcheck task draw 2026-SPB-JLP-2-1 --entropy "福彩3D 2026332: 5 8 1"
     """
     who = operator()
     with summary("task draw", task=code) as facts:
@@ -148,7 +148,8 @@ def draw_cmd(app: App, code: str, entropy: str, as_json: bool) -> None:
                 data = task_summary(session, get_task(session, code))["draw"]
         except DrawRefused as exc:
             with app.session() as session:
-                record_refusal(session, code, entropy, who, str(exc))
+                # What cannot be stored as text is recorded as its escaped spelling.
+                record_refusal(session, code, entropy.encode("utf-8", "backslashreplace").decode(), who, str(exc))
             raise
         facts.update(visits=draw.visits, matters=draw.matters, population=draw.population_size)
     if as_json:

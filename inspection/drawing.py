@@ -51,6 +51,10 @@ def draw_task(session: Session, code: str, entropy: str, operator: str) -> Draw:
     task = get_task(session, code)
     if not entropy.strip():
         raise DrawRefused(task.id, "--entropy must not be empty: enter the public string fixed for this draw (e.g. that day's lottery numbers)")
+    try:
+        entropy.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DrawRefused(task.id, "--entropy is not valid text (check the terminal's encoding is UTF-8)") from None
     # Claim the task first: of concurrent draws exactly one changes the row, the rest are refused.
     try:
         claimed = session.execute(

@@ -871,3 +871,15 @@ class TestListings:
         assert line == [f"{EXAMPLE_TASK}\tdrawn\t{EXAMPLE_PLAN}\t2026-12-01–2026-12-31\t{listed[0]['name']}"]
         shown = env.run("task", "show", EXAMPLE_TASK).stdout
         assert f"task {EXAMPLE_TASK} [drawn]" in shown and "result sha256" in shown
+
+
+class TestUndecodableEntropy:
+    """Entropy that is not valid text (a terminal in another encoding) is refused and recorded."""
+
+    def test_refused_without_a_traceback(self, env: Env) -> None:
+        load_examples(env)
+        example_task(env)
+        result = env.run("task", "draw", EXAMPLE_TASK, "--entropy", "lottery \udcff", expect=1)
+        assert "not valid text" in result.stderr
+        assert env.scalar("SELECT count(*) FROM draw_attempts WHERE outcome = 'refused'") == 1
+        assert env.scalar("SELECT count(*) FROM draws") == 0
