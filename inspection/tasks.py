@@ -143,10 +143,6 @@ def task_items(session: Session, task: Task) -> list[tuple[TaskItem, CheckItem, 
     return [(r[0], r[1], r[2]) for r in rows]
 
 
-def item_ratios(task_item: TaskItem) -> list[Fraction]:
-    return [parse_percent(getattr(task_item, f"ratio_{t.lower()}")) for t in TIERS]
-
-
 def task_summary(session: Session, task: Task) -> dict[str, Any]:
     """What `task show` prints: the definition as stored, the commitment, the draw if any. The
     secret seed is shown only once the draw has revealed it."""
