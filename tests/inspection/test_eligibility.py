@@ -1,0 +1,104 @@
+"""Who may inspect a visit, the reason named for everyone else, and the date stage."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from inspection.dating import spread
+from inspection.eligibility import InspectorFacts, ItemFacts, VisitFacts, eligibility, explain, refusal
+
+DAY = dt.date(2026, 12, 8)
+VISIT = VisitFacts(
+    id=1, uscc="91500106MA0AR1874P", district="500106", station="井口所", day=DAY,
+    items={"SCJG": (ItemFacts("SCJG-01", "企业信息公示"), ItemFacts("SCJG-03", "登记事项监管"))},
+    previous=frozenset({9}),
+)
+OK = InspectorFacts(
+    id=2, department="SCJG", district="500106", station="童家桥所", active=True,
+    certificate_expires=dt.date(2030, 1, 1), qualifications=frozenset({"SCJG-01", "登记事项监管"}),
+)
+
+
+class TestRefusal:
+    """Each rule, alone, keeps an otherwise eligible inspector off the visit, and says so."""
+
+    def test_eligible_by_code_or_category(self) -> None:
+        assert refusal(VISIT, OK, cross_station=True) is None
+
+    @pytest.mark.parametrize(("change", "reason"), [
+        ({"active": False}, "inactive"),
+        ({"district": "500107"}, "other_district"),
+        ({"qualifications": frozenset({"SCJG-01"})}, "not_qualified"),
+        ({"department": "WJW"}, "not_qualified"),
+        ({"certificate_expires": None}, "certificate"),
+        ({"certificate_expires": DAY - dt.timedelta(days=1)}, "certificate"),
+        ({"leave": ((DAY, DAY),)}, "leave"),
+        ({"leave": ((DAY - dt.timedelta(days=3), DAY + dt.timedelta(days=3)),)}, "leave"),
+        ({"conflicts": frozenset({VISIT.uscc})}, "conflict"),
+        ({"id": 9}, "previous_visit"),
+        ({"station": "井口所"}, "own_station"),
+    ])
+    def test_each_rule(self, change: dict, reason: str) -> None:
+        assert refusal(VISIT, replace(OK, **change), cross_station=True) == reason
+
+    def test_certificate_valid_on_its_last_day_and_leave_ending_the_day_before(self) -> None:
+        inspector = replace(OK, certificate_expires=DAY, leave=((DAY - dt.timedelta(days=5), DAY - dt.timedelta(days=1)),))
+        assert refusal(VISIT, inspector, cross_station=True) is None
+
+    def test_own_station_only_in_cross_station_mode(self) -> None:
+        same = replace(OK, station="井口所")
+        assert refusal(VISIT, same, cross_station=False) is None
+
+
+class TestEligibility:
+    """Per (visit, department): the eligible ids and a count of every refusal's reason."""
+
+    def test_counts_reasons_including_other_districts(self) -> None:
+        inspectors = [OK, replace(OK, id=3, leave=((DAY, DAY),)), replace(OK, id=4, district="500107"), replace(OK, id=5, department="WJW")]
+        result = eligibility([VISIT], inspectors, cross_station=True)
+        assert result.eligible[(1, "SCJG")] == [2]
+        assert dict(result.refused[(1, "SCJG")]) == {"leave": 1, "other_district": 1}
+        assert (1, "WJW") not in result.eligible
+
+    def test_explain_names_the_reasons(self) -> None:
+        text = explain("SCJG", 2, 1, {"leave": 3, "conflict": 1})
+        assert text == "needs 2 SCJG inspector(s); 1 eligible; of the others: 3 on leave that day, 1 declared conflict (回避)"
+        assert "caps" in explain("SCJG", 2, 5, {})
+        assert explain("WJW", 1, 0, {}).endswith("the department has no inspectors here")
+
+
+class TestSpread:
+    """Each district's visits are spread evenly over the working days, in rank order."""
+
+    def test_even_and_in_rank_order(self) -> None:
+        days = [dt.date(2026, 12, d) for d in (1, 2, 3)]
+        visits = [(v, "500106", rank) for v, rank in ((10, 3), (11, 1), (12, 2), (13, 6), (14, 5), (15, 4))]
+        dates = spread(visits, days)
+        assert [dates[v] for v in (11, 12, 10, 15, 14, 13)] == [days[0], days[0], days[1], days[1], days[2], days[2]]
+
+    @given(st.lists(st.tuples(st.sampled_from(["500106", "500107", "500108"]), st.integers(0, 10_000)), max_size=80, unique_by=lambda t: t[1]),
+           st.integers(1, 25))
+    def test_every_district_uses_the_days_evenly(self, rows: list[tuple[str, int]], n_days: int) -> None:
+        days = [dt.date(2026, 12, 1) + dt.timedelta(days=d) for d in range(n_days)]
+        visits = [(n, district, rank) for n, (district, rank) in enumerate(rows)]
+        dates = spread(visits, days)
+        assert set(dates) == {v for v, _, _ in visits}
+        for district in {d for d, _ in rows}:
+            counts = [sum(1 for v, dd, _ in visits if dd == district and dates[v] == day) for day in days]
+            assert max(counts) - min(counts) <= 1
+
+    def test_no_working_day_is_refused(self) -> None:
+        with pytest.raises(ValueError):
+            spread([(1, "500106", 1)], [])
+
+
+def test_pure_modules_do_not_import_sqlalchemy() -> None:
+    code = "import sys, inspection.eligibility, inspection.dating; assert 'sqlalchemy' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
