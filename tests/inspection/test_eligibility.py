@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from inspection.dating import spread
 from inspection.eligibility import InspectorFacts, ItemFacts, VisitFacts, eligibility, explain, refusal
+from inspection.validate import Rules, validate
 
 DAY = dt.date(2026, 12, 8)
 VISIT = VisitFacts(
@@ -100,5 +101,46 @@ class TestSpread:
 
 
 def test_pure_modules_do_not_import_sqlalchemy() -> None:
-    code = "import sys, inspection.eligibility, inspection.dating; assert 'sqlalchemy' not in sys.modules"
+    code = "import sys, inspection.eligibility, inspection.dating, inspection.validate; assert 'sqlalchemy' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+class TestValidator:
+    """The validator names every broken rule, and accepts a team that holds them all."""
+
+    @staticmethod
+    def rules(**change: object) -> Rules:
+        base = {"team_size": 2, "window": (dt.date(2026, 12, 1), dt.date(2026, 12, 31)),
+                "working_days": {DAY}, "per_day": 1, "per_task": 5, "cross_station": True}
+        return Rules(**{**base, **change})  # type: ignore[arg-type]
+
+    def test_a_good_team_passes(self) -> None:
+        second = replace(OK, id=3)
+        assert validate([VISIT], [OK, second], {1: [2, 3]}, self.rules()) == []
+
+    @pytest.mark.parametrize(("inspector_change", "rule"), [
+        ({"active": False}, "active"),
+        ({"district": "500107"}, "territory"),
+        ({"qualifications": frozenset({"SCJG-01"})}, "qualification"),
+        ({"certificate_expires": DAY - dt.timedelta(days=1)}, "certificate"),
+        ({"leave": ((DAY, DAY),)}, "leave"),
+        ({"conflicts": frozenset({VISIT.uscc})}, "recusal"),
+        ({"station": "井口所"}, "recusal"),
+        ({"department": "WJW"}, "department"),
+    ])
+    def test_each_member_rule(self, inspector_change: dict, rule: str) -> None:
+        bad = replace(OK, id=3, **inspector_change)
+        found = validate([VISIT], [OK, bad], {1: [2, 3]}, self.rules())
+        assert rule in {v.rule for v in found if v.inspector == 3}
+
+    def test_team_day_and_caps(self) -> None:
+        other = replace(VISIT, id=2, uscc="91500106MA0AR1875P")
+        second = replace(OK, id=3)
+        found = validate([VISIT, other], [OK, second], {1: [2, 3], 2: [2]}, self.rules(per_task=1))
+        rules = {(v.visit, v.inspector, v.rule) for v in found}
+        assert (2, None, "team") in rules
+        assert (None, 2, "per_day") in rules and (None, 2, "per_task") in rules
+        found = validate([replace(VISIT, day=dt.date(2026, 12, 6))], [OK, second], {1: [2, 3]}, self.rules())
+        assert {v.rule for v in found} == {"working_day"}
+        found = validate([replace(VISIT, previous=frozenset({3}))], [OK, second], {1: [2, 3]}, self.rules())
+        assert [str(v) for v in found] == ["visit 1 inspector 3: recusal: inspected the enterprise's previous visit"]
