@@ -67,6 +67,9 @@ class Policy:
     recheck_months: int
     yearly_cap: int
     inspectors_per_visit: int
+    visits_per_day: int
+    visits_per_task: int
+    cross_station: bool
     text: str  # the TOML as given, stored with every run
     sha256: str  # of the canonical JSON of the validated values: formatting and comments do not count
 
@@ -322,6 +325,16 @@ def parse_policy(text: str, source: str) -> Policy:
     if not 2 <= per_visit <= 20:
         raise draw.error("inspectors_per_visit", f"must be between 2 (执法人员不得少于两人) and 20, got {per_visit}")
     draw.done()
+
+    assign = top.sub("assign")
+    per_day = assign.get("visits_per_day", int)
+    if not 1 <= per_day <= 20:
+        raise assign.error("visits_per_day", f"must be between 1 and 20, got {per_day}")
+    per_task = assign.get("visits_per_task", int)
+    if not 1 <= per_task <= 100_000:
+        raise assign.error("visits_per_task", f"must be between 1 and 100000, got {per_task}")
+    cross_station = assign.get("cross_station", bool)
+    assign.done()
     top.done()
 
     values = {
@@ -338,6 +351,7 @@ def parse_policy(text: str, source: str) -> Policy:
         "draw_ratios": tuple(format_percent(ratios[t]) for t in TIERS),
         "general_max_ratio": format_percent(general_max), "recheck_months": recheck_months,
         "yearly_cap": yearly_cap, "inspectors_per_visit": per_visit,
+        "visits_per_day": per_day, "visits_per_task": per_task, "cross_station": cross_station,
     }
     canonical = json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return Policy(**values, text=text, sha256=hashlib.sha256(canonical.encode()).hexdigest())

@@ -332,6 +332,9 @@ class TaskDefinition:
     starts_on: dt.date
     ends_on: dt.date
     inspectors_per_visit: int | None  # None: the policy's
+    visits_per_day: int | None  # None: the policy's
+    visits_per_task: int | None  # None: the policy's
+    cross_station: bool | None  # None: the policy's
     scope: Scope
     ratios: Mapping[str, Fraction]  # task-wide ratios the file set, per tier
     departments: tuple[DepartmentChoice, ...]
@@ -409,7 +412,8 @@ def parse_task(name: str, text: str) -> TaskDefinition:
     definition = TaskDefinition(
         source, code, title, kind, top.code("plan"), top.whole("batch", 1, 999), top.code("lead"),
         None if run == "latest" else run, top.text("item_version", limit=32), starts_on, ends_on, per_visit,
-        _scope(top.table("scope", optional=True)), _ratios(top.table("ratios", optional=True)),
+        top.whole("visits_per_day", 1, 20, default=None), top.whole("visits_per_task", 1, 100_000, default=None),
+        top.get("cross_station", bool, default=None), _scope(top.table("scope", optional=True)), _ratios(top.table("ratios", optional=True)),
         tuple(departments), replaces, reason,
     )
     top.done()

@@ -15,7 +15,7 @@ The flow expresses the core rules exactly (performance.md §3: 50,000 visits × 
 * Balance: each inspector's target is their department's demand shared by availability. Load up
   to the target's floor is rewarded, up to its ceiling is free, and each visit beyond costs more
   than the last (convex), so loads stay within one visit of the targets wherever the rules allow.
-* The lottery: every (visit, inspector) pair costs a pseudo-random 0–999,999 derived from the
+* The lottery: every (enterprise, inspector) pair costs a pseudo-random 0–999,999 derived from the
   task's draw key (SHA-256), so the pick among the eligible is random and not chosen. The balance
   weight is above the lottery's range, so balance always wins, and with a range this wide the
   optimum is unique: any exact solver finds the same teams.
@@ -37,14 +37,15 @@ BALANCE_WEIGHT = 10 * LOTTERY_RANGE  # above any lottery cost: balance before ch
 OVERLOAD_STEPS = (1, 2, 4, 8)
 
 
-def lottery(key: bytes, visit_ids: np.ndarray, inspector_ids: np.ndarray) -> np.ndarray:
-    """Each pair's lottery cost: SHA-256(key ‖ "visit:inspector"), first 8 bytes big-endian,
-    modulo 1,000,000. Depends on nothing but the key and the two ids."""
+def lottery(key: bytes, pairs: Sequence[str]) -> np.ndarray:
+    """Each pair's lottery cost: SHA-256(key ‖ pair), first 8 bytes big-endian, modulo 1,000,000.
+    A pair is spelled "USCC:inspector number", so the cost depends on nothing but the key and
+    the two public identifiers (not on database ids)."""
     prefix = hashlib.sha256(key)
-    out = np.empty(len(visit_ids), np.uint64)
-    for n, (v, i) in enumerate(zip(visit_ids.tolist(), inspector_ids.tolist(), strict=True)):
+    out = np.empty(len(pairs), np.uint64)
+    for n, pair in enumerate(pairs):
         h = prefix.copy()
-        h.update(f"{v}:{i}".encode())
+        h.update(pair.encode("utf-8"))
         out[n] = int.from_bytes(h.digest()[:8], "big")
     return (out % np.uint64(LOTTERY_RANGE)).astype(np.int64)
 

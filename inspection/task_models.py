@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from credit.db import Base, enum_type, one_of, utcnow
@@ -82,6 +83,10 @@ class Task(Base):
     starts_on: Mapped[dt.date]
     ends_on: Mapped[dt.date]
     inspectors_per_visit: Mapped[int]
+    # Inspector matching: caps per inspector, and 所所交叉 (no inspector from the enterprise's station).
+    visits_per_day: Mapped[int] = mapped_column(server_default="3")
+    visits_per_task: Mapped[int] = mapped_column(server_default="80")
+    cross_station: Mapped[bool] = mapped_column(server_default=sa_false())
     recheck_months: Mapped[int]
     yearly_cap: Mapped[int]
     # SHA-256 of the secret seed, published in the announcement before the draw; the seed itself
@@ -174,6 +179,8 @@ class Visit(Base):
     number: Mapped[str] = mapped_column(String(16))
     # The credit tier the draw used: internal, never published.
     tier: Mapped[str] = mapped_column(String(1))
+    # The working day of the visit, set by the assignment.
+    scheduled_on: Mapped[dt.date | None]
 
 
 class VisitItem(Base):
@@ -183,3 +190,32 @@ class VisitItem(Base):
 
     visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), primary_key=True)
     task_item_id: Mapped[int] = mapped_column(ForeignKey("task_items.id"), primary_key=True, index=True)
+
+
+class AssignmentRun(Base):
+    """The one assignment of a task's visits to inspectors, with what is needed to re-run it."""
+
+    __tablename__ = "assignment_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), unique=True)
+    assigned_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    operator: Mapped[str] = mapped_column(String(64))
+    solver: Mapped[str] = mapped_column(String(64))  # e.g. "ortools 9.15.6755 SimpleMinCostFlow"
+    parameters: Mapped[str] = mapped_column(Text)  # JSON
+    result_sha256: Mapped[str] = mapped_column(String(64))
+    visits: Mapped[int]
+    inspectors: Mapped[int]
+    load_min: Mapped[int]
+    load_max: Mapped[int]
+    seconds: Mapped[float]
+
+
+class Assignment(Base):
+    """An inspector on a visit's team."""
+
+    __tablename__ = "assignments"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), primary_key=True)
+    inspector_id: Mapped[int] = mapped_column(ForeignKey("inspectors.id"), primary_key=True, index=True)

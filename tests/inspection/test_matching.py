@@ -27,7 +27,7 @@ def instance(slots: list[tuple[int, int]], pairs: list[tuple[int, int, int]], in
         capacity=np.full(inspectors, capacity, np.int64),
         target=np.array(target if target is not None else [0.0] * inspectors, float),
         pair_slot=ps, pair_inspector=pi, pair_day=np.array([p[2] for p in pairs], np.int64),
-        pair_cost=mt.lottery(key, slot_visit[ps], pi), per_day=per_day,
+        pair_cost=mt.lottery(key, [f"{v}:{i}" for v, i in zip(slot_visit[ps].tolist(), pi.tolist(), strict=True)]), per_day=per_day,
     )
 
 
@@ -60,14 +60,14 @@ class TestLottery:
     """Lottery costs come from SHA-256 of the key and the pair, and nothing else."""
 
     def test_matches_the_formula(self) -> None:
-        got = mt.lottery(KEY, np.array([17, 17]), np.array([3, 4]))
-        for n, (v, i) in enumerate([(17, 3), (17, 4)]):
-            expected = int.from_bytes(hashlib.sha256(KEY + f"{v}:{i}".encode()).digest()[:8], "big") % mt.LOTTERY_RANGE
+        got = mt.lottery(KEY, ["91500106MA0AR1874P:JC0003", "91500106MA0AR1874P:JC0004"])
+        for n, pair in enumerate(["91500106MA0AR1874P:JC0003", "91500106MA0AR1874P:JC0004"]):
+            expected = int.from_bytes(hashlib.sha256(KEY + pair.encode()).digest()[:8], "big") % mt.LOTTERY_RANGE
             assert got[n] == expected
 
     def test_key_changes_costs_and_range_holds(self) -> None:
-        v, i = np.arange(200), np.arange(200) % 7
-        a, b = mt.lottery(KEY, v, i), mt.lottery(b"other", v, i)
+        pairs = [f"{v}:{v % 7}" for v in range(200)]
+        a, b = mt.lottery(KEY, pairs), mt.lottery(b"other", pairs)
         assert (a != b).any()
         assert a.min() >= 0 and a.max() < mt.LOTTERY_RANGE
 
