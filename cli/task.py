@@ -15,6 +15,7 @@ from cli.credit import policy_option
 from cli.plan import TOML_FILE, read_definition
 from credit.policy import load_policy
 from inspection.announce import write_announcement
+from inspection.assigning import assign_task
 from inspection.definitions import parse_task
 from inspection.drawing import DrawRefused, draw_task, record_refusal, verify_task
 from inspection.tasks import create_task, get_task, list_tasks, parse_seed, task_summary
@@ -156,6 +157,31 @@ def draw_cmd(app: App, code: str, entropy: str, as_json: bool) -> None:
         click.echo(json.dumps(data, ensure_ascii=False))
         return
     _echo_draw(data)
+
+
+@task.command("assign")
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@domain_errors
+def assign_cmd(app: App, code: str, as_json: bool) -> None:
+    """Date every visit of a drawn task and staff it with inspectors drawn at random among the
+    eligible (the second random of 双随机), every rule checked before anything is stored.
+
+    \b
+    Example:
+      spotcheck task assign 2026-SPB-JLP-2-1
+    """
+    with summary("task assign", task=code) as facts:
+        with app.session() as session:
+            run = assign_task(session, code, operator())
+        facts.update(visits=run.visits, inspectors=run.inspectors, load_min=run.load_min, load_max=run.load_max)
+    if as_json:
+        click.echo(json.dumps({"task": code, "visits": run.visits, "assigned": run.visits, "inspectors": run.inspectors,
+                               "load_min": run.load_min, "load_max": run.load_max, "result_sha256": run.result_sha256}))
+        return
+    click.echo(f"task {code}: {run.visits} visits assigned to {run.inspectors} inspectors, {run.load_min}–{run.load_max} visits each ({run.seconds:.1f} s)")
+    click.echo(f"validated: every rule holds; {run.solver}; result sha256 {run.result_sha256}")
 
 
 @task.command("verify")

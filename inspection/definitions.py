@@ -153,6 +153,8 @@ class _Table:
 
     def whole(self, key: str, low: int, high: int, *, default: Any = ...) -> int:
         value = self.get(key, int, default=default)
+        if value is None:
+            return value
         if not low <= value <= high:
             raise self.error(key, f"must be between {low} and {high}, got {value}")
         return value

@@ -1,0 +1,110 @@
+"""`spotcheck task assign`: every visit dated and staffed by eligible inspectors, balanced, checked,
+stored once; a shortage is refused with the visits and reasons, storing nothing. Both databases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.cli.test_task import A_SERIALS, STATION_A, STATION_B, USCC, create, draw, load_small
+from tests.conftest import Env
+
+INSPECTOR_HEADER = ["inspector_id", "name", "department", "certificate_no", "certificate_expires", "qualifications",
+                    "district_code", "station", "status", "leave", "conflicts"]
+
+
+def inspector(n: int, *, station: str = STATION_B, qualified: str = "K-01", leave: str = "", conflicts: str = "",
+              district: str = "500106", expires: str = "2030-12-31", status: str = "在岗") -> list[str]:
+    return [f"JC{n:04d}", f"检查员{n}", "SCJG", f"渝{n:06d}", expires, qualified, district, station, status, leave, conflicts]
+
+
+def load_inspectors(env: Env, rows: list[list[str]]) -> None:
+    counts = env.json("import", "inspectors", str(env.csv("inspectors.csv", INSPECTOR_HEADER, rows)))
+    assert counts["rejected"] == 0, counts
+
+
+@pytest.fixture
+def drawn(env: Env, make_uscc: USCC) -> tuple[Env, dict[int, str]]:
+    """The small data set with task T1 (station 甲所, K-01 at 100%: 12 visits, March 2026) drawn."""
+    u = load_small(env, make_uscc)
+    create(env, "T1", stations=[STATION_A], extra="cross_station = true\nvisits_per_day = 2\n")
+    assert draw(env, "T1")["visits"] == len(A_SERIALS)
+    return env, u
+
+
+def teams(env: Env, code: str) -> dict[str, list[str]]:
+    from tests.cli.test_task import rows
+
+    out: dict[str, list[str]] = {}
+    for uscc, number, day in rows(env, (
+        "SELECT e.uscc, i.inspector_no, v.scheduled_on FROM assignments a JOIN visits v ON v.id = a.visit_id"
+        " JOIN enterprises e ON e.id = v.enterprise_id JOIN inspectors i ON i.id = a.inspector_id"
+        f" JOIN tasks t ON t.id = v.task_id WHERE t.code = '{code}' ORDER BY e.uscc, i.inspector_no"
+    )):
+        out.setdefault(uscc, []).append(number)
+        assert day is not None
+    return out
+
+
+class TestAssign:
+    """Teams of two from the eligible, balanced, the same for the same key, assigned once."""
+
+    def test_every_visit_gets_two_eligible_inspectors_balanced(self, drawn: tuple[Env, dict[int, str]]) -> None:
+        env, u = drawn
+        # Four station-B inspectors (cross-station mode keeps station A's away), one on leave all
+        # March, one conflicted with enterprise 1, one of station A, one not qualified.
+        load_inspectors(env, [
+            inspector(1), inspector(2), inspector(3), inspector(4),
+            inspector(5, leave="2026-03-01..2026-03-31"), inspector(6, conflicts=u[1]),
+            inspector(7, station=STATION_A), inspector(8, qualified="K-02"),
+        ])
+        result = env.json("task", "assign", "T1")
+        assert result["visits"] == 12 and result["assigned"] == 12
+        got = teams(env, "T1")
+        assert len(got) == 12 and all(len(team) == 2 for team in got.values())
+        used = {n for team in got.values() for n in team}
+        assert used <= {"JC0001", "JC0002", "JC0003", "JC0004", "JC0006"}
+        assert "JC0006" not in got[u[1]]
+        loads = [sum(n in team for team in got.values()) for n in sorted(used)]
+        assert max(loads) - min(loads) <= 1 and (result["load_min"], result["load_max"]) == (min(loads), max(loads))
+        # Working days in March only, at most 2 visits per inspector per day.
+        days = env.scalar("SELECT count(*) FROM visits v JOIN tasks t ON t.id = v.task_id WHERE t.code = 'T1' AND (v.scheduled_on < '2026-03-01' OR v.scheduled_on > '2026-03-28')")
+        assert days == 0
+
+    def test_assigned_once(self, drawn: tuple[Env, dict[int, str]]) -> None:
+        env, _ = drawn
+        load_inspectors(env, [inspector(n) for n in range(1, 5)])
+        env.run("task", "assign", "T1")
+        result = env.run("task", "assign", "T1", expect=1)
+        assert "already assigned" in result.stderr
+
+    def test_shortage_names_visits_and_reasons_and_stores_nothing(self, drawn: tuple[Env, dict[int, str]]) -> None:
+        env, _ = drawn
+        load_inspectors(env, [inspector(1), inspector(2, leave="2026-03-01..2026-03-31"), inspector(3, station=STATION_A)])
+        result = env.run("task", "assign", "T1", expect=1)
+        assert "12 of 12 visits cannot be staffed" in result.stderr
+        assert "needs 2 SCJG inspector(s); 1 eligible; of the others: 1 on leave that day, 1 from the enterprise's own station (所所交叉)" in result.stderr
+        assert env.scalar("SELECT count(*) FROM assignments") == 0
+        assert env.scalar("SELECT count(*) FROM visits WHERE scheduled_on IS NOT NULL") == 0
+
+    def test_undrawn_task_is_refused(self, env: Env, make_uscc: USCC) -> None:
+        load_small(env, make_uscc)
+        create(env, "T1", stations=[STATION_A])
+        assert "has not been drawn" in env.run("task", "assign", "T1", expect=1).stderr
+
+
+def test_same_key_same_teams(env: Env, make_uscc: USCC, tmp_path: Any) -> None:
+    """Two identical databases give identical teams (the lottery depends on USCC and number only)."""
+    results = []
+    for n in range(2):
+        other = Env(env.url if n == 0 else f"sqlite:///{tmp_path / 'second.db'}", tmp_path / f"d{n}")
+        other.tmp.mkdir(exist_ok=True)
+        if n:
+            other.run("db", "upgrade")
+        load_small(other, make_uscc)
+        create(other, "T1", stations=[STATION_A])
+        draw(other, "T1")
+        load_inspectors(other, [inspector(i) for i in range(1, 7)])
+        results.append((other.json("task", "assign", "T1")["result_sha256"], teams(other, "T1")))
+    assert results[0] == results[1]
