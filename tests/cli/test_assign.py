@@ -108,3 +108,46 @@ def test_same_key_same_teams(env: Env, make_uscc: USCC, tmp_path: Any) -> None:
         load_inspectors(other, [inspector(i) for i in range(1, 7)])
         results.append((other.json("task", "assign", "T1")["result_sha256"], teams(other, "T1")))
     assert results[0] == results[1]
+
+
+class TestAssignmentsList:
+    """An inspector's visits as text, JSON, CSV, XLSX and iCalendar."""
+
+    def test_every_format(self, drawn: tuple[Env, dict[int, str]]) -> None:
+        import icalendar
+        import openpyxl
+
+        from tests.cli.test_task import read_csv
+
+        env, _ = drawn
+        load_inspectors(env, [inspector(n) for n in range(1, 5)])
+        env.run("task", "assign", "T1")
+        got = teams(env, "T1")
+        mine = sorted(u for u, team in got.items() if "JC0001" in team)
+        listed = env.json("assignments", "--inspector", "JC0001", "--task", "T1")
+        assert sorted(r["uscc"] for r in listed) == mine
+        assert all(len(r["team"]) == 2 and r["documents"][0] == "执法证件" for r in listed)
+        days = [r["day"] for r in listed]
+        assert days == sorted(days)
+
+        env.run("assignments", "--inspector", "JC0001", "--out", str(env.tmp / "a.csv"))
+        rows = read_csv(env.tmp / "a.csv")
+        assert rows[0][:5] == ["检查日期", "任务编号", "任务名称", "企业名称", "统一社会信用代码"] and len(rows) == len(mine) + 1
+
+        env.run("assignments", "--inspector", "JC0001", "--out", str(env.tmp / "a.xlsx"))
+        sheet = openpyxl.load_workbook(env.tmp / "a.xlsx").active
+        assert sheet.max_row == len(mine) + 1
+
+        env.run("assignments", "--inspector", "JC0001", "--out", str(env.tmp / "a.ics"))
+        cal = icalendar.Calendar.from_ical((env.tmp / "a.ics").read_bytes())
+        events = [c for c in cal.walk() if c.name == "VEVENT"]
+        assert len(events) == len(mine)
+        assert sorted(str(e["uid"]).split("-", 1)[1].split("-JC0001")[0] for e in events) == mine
+        assert [e.decoded("dtstart").isoformat() for e in events] == days
+
+    def test_unknown_inspector_and_format(self, drawn: tuple[Env, dict[int, str]]) -> None:
+        env, _ = drawn
+        assert "no inspector" in env.run("assignments", "--inspector", "NOPE", expect=1).stderr
+        load_inspectors(env, [inspector(n) for n in range(1, 5)])
+        result = env.run("assignments", "--inspector", "JC0001", "--out", str(env.tmp / "a.pdf"), expect=1)
+        assert "a.pdf: unsupported file type .pdf; use .csv, .xlsx or .ics" in result.stderr
