@@ -16,6 +16,7 @@ from cli.plan import TOML_FILE, read_definition
 from credit.policy import load_policy
 from inspection.announce import write_announcement
 from inspection.assigning import assign_task
+from inspection.notices import write_notices
 from inspection.definitions import parse_task
 from inspection.drawing import DrawRefused, draw_task, record_refusal, verify_task
 from inspection.tasks import create_task, get_task, list_tasks, parse_seed, task_summary
@@ -182,6 +183,19 @@ def assign_cmd(app: App, code: str, as_json: bool) -> None:
         return
     click.echo(f"task {code}: {run.visits} visits assigned to {run.inspectors} inspectors, {run.load_min}–{run.load_max} visits each ({run.seconds:.1f} s)")
     click.echo(f"validated: every rule holds; {run.solver}; result sha256 {run.result_sha256}")
+
+
+@task.command("notices")
+@click.argument("code")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the notices (created if missing).")
+@pass_app
+@domain_errors
+def notices_cmd(app: App, code: str, out_dir: Path) -> None:
+    """Write a printable 检查通知书 (HTML, Chinese) per visit of an assigned task: every item of the
+    joint visit and every document to prepare, told once (一次告知)."""
+    with app.session() as session:
+        files = write_notices(session, get_task(session, code), out_dir)
+    click.echo(f"{len(files)} notices written to {out_dir}")
 
 
 @task.command("verify")

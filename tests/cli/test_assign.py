@@ -151,3 +151,22 @@ class TestAssignmentsList:
         load_inspectors(env, [inspector(n) for n in range(1, 5)])
         result = env.run("assignments", "--inspector", "JC0001", "--out", str(env.tmp / "a.pdf"), expect=1)
         assert "a.pdf: unsupported file type .pdf; use .csv, .xlsx or .ics" in result.stderr
+
+
+class TestNotices:
+    """One 检查通知书 per visit: every item, the documents to prepare once, the team."""
+
+    def test_one_notice_per_visit(self, drawn: tuple[Env, dict[int, str]]) -> None:
+        env, u = drawn
+        assert "no assignment yet" in env.run("task", "notices", "T1", "--out", str(env.tmp / "n"), expect=1).stderr
+        load_inspectors(env, [inspector(n) for n in range(1, 5)])
+        env.run("task", "assign", "T1")
+        assert env.run("task", "notices", "T1", "--out", str(env.tmp / "n")).stdout.startswith("12 notices written")
+        files = sorted((env.tmp / "n").glob("*.html"))
+        assert len(files) == 12
+        got = teams(env, "T1")
+        first = files[0].read_text(encoding="utf-8")
+        uscc = files[0].stem.split("-", 1)[1]
+        assert uscc in got and "检查通知书" in first and "登记事项的检查" in first and "营业执照" in first
+        assert all(f"检查员{int(n[2:])}" in first for n in got[uscc])
+        assert "信用风险" not in first and "A类" not in first  # tiers are never shown
