@@ -16,9 +16,7 @@ import hashlib
 import json
 import random
 import sqlite3
-import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -29,7 +27,7 @@ from sqlalchemy import create_engine, text
 
 from credit.db import make_engine
 from credit.policy import default_policy_text
-from tests.conftest import ENTERPRISE_HEADER, PG_ENV, RECORD_HEADER, UNDER_CI, Env, _postgres_base_url
+from tests.conftest import ENTERPRISE_HEADER, RECORD_HEADER, Env, postgres_schema
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ORDER = ("departments", "items", "enterprises", "records", "inspectors")
@@ -136,30 +134,6 @@ def shuffled_enterprises(env: Env) -> Path:
     return env.csv("enterprises-shuffled.csv", header, body)
 
 
-@contextmanager
-def postgres_url() -> Iterator[str]:
-    """A fresh schema of the PostgreSQL test database (as conftest's ``database_url`` makes)."""
-    base = _postgres_base_url()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        admin.dispose()
-        reason = f"PostgreSQL at {base} is not reachable (set {PG_ENV} to another server): {exc}"
-        if UNDER_CI:
-            pytest.fail(reason)
-        pytest.skip(reason)
-    try:
-        separator = "&" if "?" in base else "?"
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def sqlite_env(tmp_path: Path, name: str) -> Env:
     folder = tmp_path / name
     folder.mkdir()
@@ -171,7 +145,7 @@ def sqlite_env(tmp_path: Path, name: str) -> Env:
 @pytest.fixture
 def sqlite_and_postgres(tmp_path: Path) -> Iterator[tuple[Env, Env]]:
     """One migrated SQLite database and one migrated PostgreSQL schema, side by side."""
-    with postgres_url() as url:
+    with postgres_schema() as url:
         folder = tmp_path / "pg"
         folder.mkdir()
         pg = Env(url, folder)
