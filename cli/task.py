@@ -17,6 +17,7 @@ from credit.policy import load_policy
 from inspection.announce import write_announcement
 from inspection.assigning import assign_task
 from inspection.notices import write_notices
+from inspection.replacing import replace_inspector
 from inspection.definitions import parse_task
 from inspection.drawing import DrawRefused, draw_task, record_refusal, verify_task
 from inspection.tasks import create_task, get_task, list_tasks, parse_seed, task_summary
@@ -183,6 +184,34 @@ def assign_cmd(app: App, code: str, as_json: bool) -> None:
         return
     click.echo(f"task {code}: {run.visits} visits assigned to {run.inspectors} inspectors, {run.load_min}–{run.load_max} visits each ({run.seconds:.1f} s)")
     click.echo(f"validated: every rule holds; {run.solver}; result sha256 {run.result_sha256}")
+
+
+@task.command("replace")
+@click.argument("code")
+@click.option("--inspector", "number", required=True, help="The inspector who withdraws (number, e.g. JC0003).")
+@click.option("--reason", required=True, help="Why (recorded): leave, recusal, illness …")
+@click.option("--from", "start", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only visits on or after this date (default: all of the inspector's visits in the task).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@domain_errors
+def replace_cmd(app: App, code: str, number: str, reason: str, start: Any, as_json: bool) -> None:
+    """递补: an inspector withdraws; each of their visits gets another eligible inspector of the
+    same department by the task's lottery. Every other visit stays as it is.
+
+    \b
+    Example:
+      spotcheck task replace 2026-SPB-JLP-2-1 --inspector JC0003 --reason "病假" --from 2026-12-10
+    """
+    with summary("task replace", task=code, inspector=number) as facts:
+        with app.session() as session:
+            done = replace_inspector(session, code, number, reason, operator(), start.date() if start else None)
+        facts.update(visits=len(done))
+    if as_json:
+        click.echo(json.dumps([{"uscc": r.uscc, "day": r.day.isoformat(), "replacement": r.replacement} for r in done]))
+        return
+    click.echo(f"inspector {number} withdrawn from {len(done)} visit(s) of task {code}:")
+    for r in done:
+        click.echo(f"  {r.day} {r.uscc}: {r.replacement}")
 
 
 @task.command("notices")

@@ -92,6 +92,9 @@ class Instance:
     pair_day: np.ndarray
     pair_cost: np.ndarray
     per_day: int
+    # Visits the inspector may still add on the pair's day (a re-solve around kept visits);
+    # None: ``per_day`` everywhere.
+    pair_day_room: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,12 @@ def solve(instance: Instance) -> Solution:
     balance_arcs = len(tails)
     tails_a = np.concatenate([np.array(tails, np.int64), 1 + day_inspector, first_day + pair_day_node.ravel()])
     heads_a = np.concatenate([np.array(heads, np.int64), first_day + np.arange(len(days)), first_slot + m.pair_slot])
-    caps_a = np.concatenate([np.array(caps, np.int64), np.full(len(days), m.per_day, np.int64), np.ones(len(m.pair_slot), np.int64)])
+    day_caps = np.full(len(days), m.per_day, np.int64)
+    if m.pair_day_room is not None and len(days):
+        first_pair = np.zeros(len(days), np.int64)
+        first_pair[pair_day_node.ravel()[::-1]] = np.arange(len(m.pair_slot))[::-1]
+        day_caps = np.minimum(day_caps, m.pair_day_room[first_pair])
+    caps_a = np.concatenate([np.array(caps, np.int64), day_caps, np.ones(len(m.pair_slot), np.int64)])
     costs_a = np.concatenate([np.array(costs, np.int64), np.zeros(len(days), np.int64), m.pair_cost.astype(np.int64)])
 
     flow = min_cost_flow.SimpleMinCostFlow()

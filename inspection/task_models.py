@@ -219,3 +219,19 @@ class Assignment(Base):
 
     visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), primary_key=True)
     inspector_id: Mapped[int] = mapped_column(ForeignKey("inspectors.id"), primary_key=True, index=True)
+
+
+class Replacement(Base):
+    """递补: an inspector withdrew from a visit and another took the place, by the same lottery."""
+
+    __tablename__ = "replacements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), index=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"))
+    withdrawn_id: Mapped[int] = mapped_column(ForeignKey("inspectors.id"))
+    replacement_id: Mapped[int] = mapped_column(ForeignKey("inspectors.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    from_date: Mapped[dt.date | None]
+    replaced_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    operator: Mapped[str] = mapped_column(String(64))

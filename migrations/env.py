@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
 from sqlalchemy import Connection, pool
 
@@ -9,10 +11,18 @@ import credit.grading_models  # noqa: F401  (registers the tables)
 import credit.models  # noqa: F401
 import inspection.models  # noqa: F401
 import inspection.task_models  # noqa: F401
-from credit.db import DEFAULT_DATABASE_URL, Base, make_engine
+from credit.db import DEFAULT_DATABASE_URL, Base, UTCDateTime, make_engine
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
+    """New revisions spell UTCDateTime as the column type it stores, so they import nothing from
+    the application (its UTC reading is Python-side only)."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def _configure(connection: Connection) -> None:
@@ -22,6 +32,7 @@ def _configure(connection: Connection) -> None:
         # Batch mode only changes anything on SQLite, where ALTER TABLE is limited.
         render_as_batch=True,
         compare_type=True,
+        render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -35,6 +46,7 @@ def run_migrations_offline() -> None:
         literal_binds=True,
         render_as_batch=True,
         dialect_opts={"paramstyle": "named"},
+        render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -170,3 +170,60 @@ class TestNotices:
         assert uscc in got and "检查通知书" in first and "登记事项的检查" in first and "营业执照" in first
         assert all(f"检查员{int(n[2:])}" in first for n in got[uscc])
         assert "信用风险" not in first and "A类" not in first  # tiers are never shown
+
+
+class TestReplace:
+    """递补: only the withdrawing inspector's visits change; each gets an eligible inspector of
+    the same department; the replacement is recorded; a shortage changes nothing."""
+
+    def test_only_the_affected_visits_change(self, drawn: tuple[Env, dict[int, str]]) -> None:
+        env, _ = drawn
+        load_inspectors(env, [inspector(n) for n in range(1, 6)])
+        env.run("task", "assign", "T1")
+        before = teams(env, "T1")
+        leaving = {u for u, team in before.items() if "JC0002" in team}
+        done = env.json("task", "replace", "T1", "--inspector", "JC0002", "--reason", "病假")
+        assert {r["uscc"] for r in done} == leaving and leaving
+        after = teams(env, "T1")
+        for uscc, team in before.items():
+            if uscc in leaving:
+                assert "JC0002" not in after[uscc] and len(after[uscc]) == 2
+                kept = [n for n in team if n != "JC0002"]
+                assert set(kept) <= set(after[uscc])
+            else:
+                assert after[uscc] == team
+        assert env.scalar("SELECT count(*) FROM replacements WHERE reason = '病假'") == len(leaving)
+
+    def test_from_date_keeps_earlier_visits(self, drawn: tuple[Env, dict[int, str]]) -> None:
+        from tests.cli.test_task import rows
+
+        env, _ = drawn
+        load_inspectors(env, [inspector(n) for n in range(1, 6)])
+        env.run("task", "assign", "T1")
+        mine = rows(env, "SELECT v.scheduled_on FROM assignments a JOIN visits v ON v.id = a.visit_id JOIN inspectors i ON i.id = a.inspector_id WHERE i.inspector_no = 'JC0001' ORDER BY v.scheduled_on")
+        days = sorted({str(d) for (d,) in mine})
+        assert len(days) >= 2
+        cut = days[-1]
+        done = env.json("task", "replace", "T1", "--inspector", "JC0001", "--reason", "调岗", "--from", cut)
+        assert {r["day"] for r in done} == {cut}
+        left = rows(env, "SELECT v.scheduled_on FROM assignments a JOIN visits v ON v.id = a.visit_id JOIN inspectors i ON i.id = a.inspector_id WHERE i.inspector_no = 'JC0001'")
+        assert {str(d) for (d,) in left} == set(days[:-1])
+
+    def test_no_one_to_take_the_place_changes_nothing(self, drawn: tuple[Env, dict[int, str]]) -> None:
+        env, _ = drawn
+        load_inspectors(env, [inspector(1), inspector(2)])
+        env.run("task", "assign", "T1")
+        before = teams(env, "T1")
+        result = env.run("task", "replace", "T1", "--inspector", "JC0001", "--reason", "回避", expect=1)
+        assert "cannot be given another inspector; nothing was changed" in result.stderr
+        assert teams(env, "T1") == before
+        assert env.scalar("SELECT count(*) FROM replacements") == 0
+
+    def test_bad_requests(self, drawn: tuple[Env, dict[int, str]]) -> None:
+        env, _ = drawn
+        load_inspectors(env, [inspector(n) for n in range(1, 5)] + [inspector(9, station=STATION_A)])
+        assert "no assignment yet" in env.run("task", "replace", "T1", "--inspector", "JC0001", "--reason", "x", expect=1).stderr
+        env.run("task", "assign", "T1")
+        assert "no inspector" in env.run("task", "replace", "T1", "--inspector", "NOPE", "--reason", "x", expect=1).stderr
+        assert "has no visit" in env.run("task", "replace", "T1", "--inspector", "JC0009", "--reason", "x", expect=1).stderr
+        assert "must not be empty" in env.run("task", "replace", "T1", "--inspector", "JC0001", "--reason", " ", expect=1).stderr

@@ -187,3 +187,18 @@ def test_every_solution_holds_every_rule(case: tuple[list[tuple[int, int]], list
 def test_the_core_does_not_import_sqlalchemy() -> None:
     code = "import sys, inspection.matching; assert 'sqlalchemy' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_room_left_on_a_day_caps_a_re_solve() -> None:
+    """With one visit of room left that day, an inspector takes one of two visits, not both."""
+    slots = [(0, 1), (1, 1)]
+    pairs = [(0, 0, 0), (1, 0, 0), (1, 1, 0)]
+    inst = instance(slots, pairs, 2, per_day=3)
+    roomy = mt.solve(inst)
+    assert roomy.complete
+    from dataclasses import replace
+
+    tight = mt.solve(replace(inst, pair_day_room=np.array([1, 1, 3])))
+    assert tight.complete and tight.load.tolist() == [1, 1]
+    alone = mt.solve(replace(inst, pair_day_room=np.array([0, 0, 3])))
+    assert alone.short.tolist() == [1, 0]
