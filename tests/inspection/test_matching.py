@@ -202,3 +202,43 @@ def test_room_left_on_a_day_caps_a_re_solve() -> None:
     assert tight.complete and tight.load.tolist() == [1, 1]
     alone = mt.solve(replace(inst, pair_day_room=np.array([0, 0, 3])))
     assert alone.short.tolist() == [1, 0]
+
+
+def _pick_counts(costs_for: object, keys: int = 300) -> tuple[np.ndarray, list[int], list[int]]:
+    """Picks per (visit, inspector) over ``keys`` keys of a task where inspectors 0–3 may take
+    every visit and 4–7 only the even ones."""
+    visits, inspectors = 12, 8
+    wide, narrow = list(range(4)), list(range(4, 8))
+    pairs = [(v, i) for v in range(visits) for i in range(inspectors) if i in wide or v % 2 == 0]
+    slot = np.array([v for v, _ in pairs], np.int64)
+    who = np.array([i for _, i in pairs], np.int64)
+    counts = np.zeros((visits, inspectors), np.int64)
+    for n in range(keys):
+        cost = costs_for(f"key {n}".encode(), [f"V{v}:I{i}" for v, i in pairs])  # type: ignore[operator]
+        inst = mt.Instance(np.arange(visits, dtype=np.int64), np.full(visits, 2, np.int64), np.full(inspectors, visits, np.int64),
+                           np.full(inspectors, 3.0), slot, who, slot // 4, cost, 3)
+        sol = mt.solve(inst)
+        assert sol.complete
+        np.add.at(counts, (slot[sol.chosen], who[sol.chosen]), 1)
+    return counts, wide, narrow
+
+
+def _chi2(counts: np.ndarray, wide: list[int], narrow: list[int]) -> tuple[float, int]:
+    statistic, dof = 0.0, 0
+    for members, visits in ((wide, range(12)), (narrow, range(0, 12, 2))):
+        for v in visits:
+            observed = counts[v, members].astype(float)
+            if observed.mean() > 0:  # balance may reserve a visit for another class entirely
+                statistic += float(((observed - observed.mean()) ** 2).sum() / observed.mean())
+                dof += len(members) - 1
+    return statistic, dof
+
+
+def test_equally_eligible_inspectors_are_picked_at_equal_rates() -> None:
+    """Over 300 keys, members of an eligibility class take each visit equally often (χ² within
+    the normal range); a lottery that ignores the key fails the same test."""
+    statistic, dof = _chi2(*_pick_counts(mt.lottery))
+    assert dof >= 24 and statistic < dof + 5 * (2 * dof) ** 0.5
+    fixed = lambda key, pairs: mt.lottery(b"always the same", pairs)  # noqa: E731
+    statistic, dof = _chi2(*_pick_counts(fixed, keys=50))
+    assert statistic > dof + 5 * (2 * dof) ** 0.5
