@@ -64,8 +64,8 @@ def assign_task(session: Session, code: str, operator: str) -> AssignmentRun:
     lead = session.get(Department, task.lead_department_id)
     assert lead is not None
 
-    visits, usccs = _visits(session, task, days)
-    inspectors, numbers = _inspectors(session, task, {d for v in visits for d in v.items}, visits)
+    visits, usccs = visit_facts(session, task, days)
+    inspectors, numbers = inspector_facts(session, {d for v in visits for d in v.items})
     rules = Rules(task.inspectors_per_visit, (task.starts_on, task.ends_on), set(days), task.visits_per_day, task.visits_per_task, task.cross_station)
     found = eligibility(visits, inspectors, task.cross_station)
 
@@ -85,7 +85,7 @@ def assign_task(session: Session, code: str, operator: str) -> AssignmentRun:
     demand = np.zeros(len(departments))
     for _, department, count in slots:
         demand[departments.index(department)] += count
-    availability = np.array([sum(_available(i, day) for day in days) for i in inspectors], float)
+    availability = np.array([sum(available(i, day) for day in days) for i in inspectors], float)
     instance = matching.Instance(
         slot_visit=np.array([s[0] for s in slots], np.int64), slot_count=np.array([s[2] for s in slots], np.int64),
         capacity=np.full(len(inspectors), task.visits_per_task, np.int64),
@@ -130,16 +130,17 @@ def assign_task(session: Session, code: str, operator: str) -> AssignmentRun:
     return run
 
 
-def _available(inspector: InspectorFacts, day: dt.date) -> bool:
+def available(inspector: InspectorFacts, day: dt.date) -> bool:
     """On duty that day: active, certified, not on leave (availability for balance)."""
     return (inspector.active and inspector.certificate_expires is not None and inspector.certificate_expires >= day
             and not any(start <= day <= end for start, end in inspector.leave))
 
 
-def _visits(session: Session, task: Task, days: list[dt.date]) -> tuple[list[VisitFacts], list[str]]:
-    """The task's visits as facts, dated by the date stage, with their USCCs (same order)."""
+def visit_facts(session: Session, task: Task, days: list[dt.date], *, stored_dates: bool = False) -> tuple[list[VisitFacts], list[str]]:
+    """The task's visits as facts with their USCCs (same order), dated by the date stage, or,
+    with ``stored_dates``, on the days an earlier assignment gave them."""
     rows = session.execute(
-        select(Visit.id, Visit.rank, Visit.enterprise_id, Enterprise.uscc, Enterprise.district_code, Enterprise.station)
+        select(Visit.id, Visit.rank, Visit.enterprise_id, Visit.scheduled_on, Enterprise.uscc, Enterprise.district_code, Enterprise.station)
         .join(Enterprise, Enterprise.id == Visit.enterprise_id).where(Visit.task_id == task.id).order_by(Visit.rank)
     ).all()
     items: dict[int, dict[str, list[ItemFacts]]] = defaultdict(lambda: defaultdict(list))
@@ -150,7 +151,7 @@ def _visits(session: Session, task: Task, days: list[dt.date]) -> tuple[list[Vis
         .where(Visit.task_id == task.id)
     ):
         items[visit_id][department].append(ItemFacts(item_code, category))
-    dates = spread([(r.id, r.district_code, r.rank) for r in rows], days)
+    dates = {r.id: r.scheduled_on for r in rows} if stored_dates else spread([(r.id, r.district_code, r.rank) for r in rows], days)
     previous = _previous_teams(session, task, [r.enterprise_id for r in rows])
     visits = [
         VisitFacts(r.id, r.uscc, r.district_code, r.station, dates[r.id], {d: tuple(v) for d, v in items[r.id].items()},
@@ -179,7 +180,7 @@ def _previous_teams(session: Session, task: Task, enterprise_ids: list[int]) -> 
     return {e: frozenset(t) for e, t in teams.items()}
 
 
-def _inspectors(session: Session, task: Task, departments: set[str], visits: list[VisitFacts]) -> tuple[list[InspectorFacts], dict[int, str]]:
+def inspector_facts(session: Session, departments: set[str]) -> tuple[list[InspectorFacts], dict[int, str]]:
     """The inspectors of the departments the visits need, as facts, and their numbers."""
     rows = session.execute(
         select(Inspector, Department.code).join(Department, Department.id == Inspector.department_id)

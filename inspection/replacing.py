@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import delete, select
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from credit.errors import SpotcheckError
 from inspection import matching
-from inspection.assigning import AssignmentShort, _available, _inspectors, _visits, working_days
+from inspection.assigning import AssignmentShort, available, inspector_facts, visit_facts, working_days
 from inspection.eligibility import eligibility, explain
 from inspection.models import Inspector
 from inspection.task_models import Assignment, AssignmentRun, Draw, Replacement, Visit
@@ -44,10 +44,8 @@ def replace_inspector(session: Session, code: str, number: str, reason: str, ope
     assert draw is not None
 
     days = working_days(task.starts_on, task.ends_on)
-    all_visits, usccs = _visits(session, task, days)
-    stored_day = dict(session.execute(select(Visit.id, Visit.scheduled_on).where(Visit.task_id == task.id)).all())
     # The visits keep the dates they were given (the date stage is not run again).
-    visits = [replace(v, day=stored_day[v.id]) for v in all_visits]
+    visits, usccs = visit_facts(session, task, days, stored_dates=True)
     teams: dict[int, list[int]] = defaultdict(list)
     for visit_id, inspector_id in session.execute(
         select(Assignment.visit_id, Assignment.inspector_id).join(Visit, Visit.id == Assignment.visit_id).where(Visit.task_id == task.id)
@@ -58,7 +56,7 @@ def replace_inspector(session: Session, code: str, number: str, reason: str, ope
         when = f" on or after {start}" if start else ""
         raise SpotcheckError(f"inspector {number} has no visit in task {code}{when}: nothing to replace")
 
-    inspectors, numbers = _inspectors(session, task, {d for v in visits for d in v.items}, visits)
+    inspectors, numbers = inspector_facts(session, {d for v in visits for d in v.items})
     department = next(i.department for i in inspectors if i.id == withdrawn.id)
     others = [i for i in inspectors if i.id != withdrawn.id and i.department == department]
     leaving = {visits[n].id for n in affected}
@@ -83,7 +81,7 @@ def replace_inspector(session: Session, code: str, number: str, reason: str, ope
             room.append(max(0, task.visits_per_day - on_day[(inspector_id, visit.day)]))
             labels.append(f"{usccs[n]}:{numbers[inspector_id]}")
     current = np.array([load[i.id] for i in others], float)
-    availability = np.array([sum(_available(i, d) for d in days) for i in others], float)
+    availability = np.array([sum(available(i, d) for d in days) for i in others], float)
     fair = matching.targets(np.array([current.sum() + len(affected)]), np.zeros(len(others), np.int64), availability)
     instance = matching.Instance(
         slot_visit=np.arange(len(affected), dtype=np.int64), slot_count=np.ones(len(affected), np.int64),
