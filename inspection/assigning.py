@@ -1,5 +1,6 @@
-"""Assign inspectors to the visits of a drawn task: dates, eligibility, the flow, the validator,
-storage. The second random of 双随机: nobody chooses who inspects whom."""
+"""Assign inspectors to the visits of a drawn task: read the facts, date the visits, staff them
+(staffing.py: eligibility, the flow, the CP-SAT polish), validate, store with the facts solved
+from. The second random of 双随机: nobody chooses who inspects whom."""
 
 from __future__ import annotations
 
@@ -19,17 +20,17 @@ from sqlalchemy.orm import Session
 from credit.bulk import insert_rows
 from credit.errors import SpotcheckError
 from credit.models import Department, Enterprise
-from inspection import matching
+from inspection import inputs
 from inspection.dating import spread
-from inspection.eligibility import Eligibility, InspectorFacts, ItemFacts, VisitFacts, eligibility, explain
+from inspection.eligibility import InspectorFacts, ItemFacts, VisitFacts
 from inspection.enums import InspectorStatus, TaskStatus
 from inspection.models import CheckItem, Inspector, InspectorConflict, InspectorLeave, InspectorQualification
 from inspection.task_models import Assignment, AssignmentRun, Draw, Task, TaskItem, Visit, VisitItem
 from inspection.tasks import get_task
+from inspection.staffing import Params, cpsat_seed, result_text, staff
 from inspection.validate import Rules, validate
 
 log = structlog.get_logger()
-SHORT_LINES = 10  # visits named in a shortage message; the count covers them all
 
 
 class AssignmentShort(SpotcheckError):
@@ -47,8 +48,8 @@ def working_days(start: dt.date, end: dt.date) -> list[dt.date]:
 
 def assign_task(session: Session, code: str, operator: str) -> AssignmentRun:
     """Date every visit, staff it with eligible inspectors chosen by the key's lottery, check the
-    result independently and store it. Refused when the task is not drawn or already assigned,
-    and when any visit cannot be staffed (nothing is stored then)."""
+    result independently and store it with the facts it was solved from. Refused when the task
+    is not drawn or already assigned, and when any visit cannot be staffed (nothing is stored)."""
     started = time.perf_counter()
     task = get_task(session, code)
     if task.status != TaskStatus.DRAWN:
@@ -61,68 +62,42 @@ def assign_task(session: Session, code: str, operator: str) -> AssignmentRun:
     days = working_days(task.starts_on, task.ends_on)
     if not days:
         raise SpotcheckError(f"task {code}: the window {task.starts_on}–{task.ends_on} has no working day")
-    lead = session.get(Department, task.lead_department_id)
-    assert lead is not None
+    params = task_params(session, task, days)
 
-    visits, usccs = visit_facts(session, task, days)
-    inspectors, numbers = inspector_facts(session, {d for v in visits for d in v.items})
-    rules = Rules(task.inspectors_per_visit, (task.starts_on, task.ends_on), set(days), task.visits_per_day, task.visits_per_task, task.cross_station)
-    found = eligibility(visits, inspectors, task.cross_station)
-
-    slots: list[tuple[int, str, int]] = []
-    for n, visit in enumerate(visits):
-        slots.extend((n, d, count) for d, count in matching.team_slots(list(visit.items), task.inspectors_per_visit, lead.code))
-    index = {i.id: n for n, i in enumerate(inspectors)}
-    day_index = {d: n for n, d in enumerate(days)}
-    pair_slot, pair_inspector, pair_day, labels = [], [], [], []
-    for s, (v, department, _) in enumerate(slots):
-        for inspector_id in found.eligible[(visits[v].id, department)]:
-            pair_slot.append(s)
-            pair_inspector.append(index[inspector_id])
-            pair_day.append(day_index[visits[v].day])
-            labels.append(f"{usccs[v]}:{numbers[inspector_id]}")
-    departments = sorted({i.department for i in inspectors} | {d for _, d, _ in slots})
-    demand = np.zeros(len(departments))
-    for _, department, count in slots:
-        demand[departments.index(department)] += count
-    availability = np.array([sum(available(i, day) for day in days) for i in inspectors], float)
-    instance = matching.Instance(
-        slot_visit=np.array([s[0] for s in slots], np.int64), slot_count=np.array([s[2] for s in slots], np.int64),
-        capacity=np.full(len(inspectors), task.visits_per_task, np.int64),
-        target=matching.targets(demand, np.array([departments.index(i.department) for i in inspectors], np.int64), availability),
-        pair_slot=np.array(pair_slot, np.int64), pair_inspector=np.array(pair_inspector, np.int64),
-        pair_day=np.array(pair_day, np.int64), pair_cost=matching.lottery(bytes.fromhex(draw.key_hex), labels),
-        per_day=task.visits_per_day,
-    )
-    built = time.perf_counter() - started
-    solution = matching.solve(instance)
-    solved = time.perf_counter() - started - built
-    log.info("assign_solved", task=code, visits=len(visits), pairs=len(labels), build_seconds=round(built, 2), solve_seconds=round(solved, 2))
-    if not solution.complete:
-        raise AssignmentShort(_shortage(visits, slots, solution, found))
-
-    teams: dict[int, list[int]] = defaultdict(list)
-    for p in np.flatnonzero(solution.chosen).tolist():
-        teams[visits[slots[pair_slot[p]][0]].id].append(inspectors[pair_inspector[p]].id)
-    violations = validate(visits, inspectors, teams, rules)
+    visits, ranks = visit_facts(session, task, days)
+    inspectors = inspector_facts(session, {d for v in visits for d in v.items})
+    read = time.perf_counter() - started
+    key = bytes.fromhex(draw.key_hex)
+    staffing = staff(visits, inspectors, params, key)
+    grouped = staffing.grouping
+    log.info("assign_solved", task=code, visits=len(visits), pairs=staffing.pairs, read_seconds=round(read, 2),
+             build_seconds=round(staffing.build_seconds, 2), solve_seconds=round(staffing.solve_seconds, 2),
+             cpsat_blocks=grouped.blocks, split_days_before=grouped.split_before, split_days_after=grouped.split_after)
+    if staffing.shortage:
+        raise AssignmentShort(staffing.shortage)
+    violations = validate(visits, inspectors, staffing.teams, rules_of(params))
     if violations:
         raise SpotcheckError(f"task {code}: the solution breaks {len(violations)} rule(s), nothing stored (a bug, please report): " + "; ".join(map(str, violations[:5])))
 
-    lines = sorted(f"{usccs[n]} {v.day} {','.join(sorted(numbers[i] for i in teams[v.id]))}\n" for n, v in enumerate(visits))
-    loads = solution.load[solution.load > 0] if solution.load.any() else np.zeros(1, np.int64)
+    numbers = {i.id: i.number for i in inspectors}
+    packed = inputs.pack(visits, ranks, inspectors, params)
+    load = staffing.load
+    loads = load[load > 0] if load.any() else np.zeros(1, np.int64)
     for visit in visits:
         session.execute(update(Visit).where(Visit.id == visit.id).values(scheduled_on=visit.day).execution_options(synchronize_session=False))
-    insert_rows(session, Assignment.__table__, ("visit_id", "inspector_id"), sorted((v, i) for v, team in teams.items() for i in team))
+    insert_rows(session, Assignment.__table__, ("visit_id", "inspector_id"), sorted((v, i) for v, team in staffing.teams.items() for i in team))
     run = AssignmentRun(
-        task_id=task.id, operator=operator, solver=f"ortools {metadata.version('ortools')} SimpleMinCostFlow",
-        parameters=json.dumps({
-            "team_size": task.inspectors_per_visit, "visits_per_day": task.visits_per_day,
-            "visits_per_task": task.visits_per_task, "cross_station": task.cross_station, "lead": lead.code,
-            "working_days": [d.isoformat() for d in days], "lottery_range": matching.LOTTERY_RANGE,
-            "balance_weight": matching.BALANCE_WEIGHT,
-        }, ensure_ascii=False),
-        result_sha256=hashlib.sha256("".join(lines).encode()).hexdigest(), visits=len(visits),
-        inspectors=int((solution.load > 0).sum()), load_min=int(loads.min()), load_max=int(loads.max()),
+        task_id=task.id, operator=operator, solver=f"ortools {metadata.version('ortools')} SimpleMinCostFlow + CP-SAT",
+        parameters=json.dumps({**params.as_dict(), "cpsat_seed": cpsat_seed(key), "cpsat_workers": 1}, ensure_ascii=False),
+        result_sha256=hashlib.sha256(result_text(visits, staffing.teams, numbers)).hexdigest(),
+        inputs=packed, inputs_sha256=inputs.digest(packed), reproducible=grouped.reproducible,
+        report=json.dumps({
+            "pairs": staffing.pairs, "read_seconds": round(read, 3), "build_seconds": round(staffing.build_seconds, 3),
+            "solve_seconds": round(staffing.solve_seconds, 3), "cpsat_blocks": grouped.blocks, "cpsat_statuses": grouped.statuses,
+            "cpsat_deterministic_time": round(grouped.deterministic_time, 3),
+            "split_days_before": grouped.split_before, "split_days_after": grouped.split_after,
+        }, ensure_ascii=False, sort_keys=True),
+        visits=len(visits), inspectors=int((load > 0).sum()), load_min=int(loads.min()), load_max=int(loads.max()),
         seconds=round(time.perf_counter() - started, 3),
     )
     session.add(run)
@@ -130,15 +105,24 @@ def assign_task(session: Session, code: str, operator: str) -> AssignmentRun:
     return run
 
 
-def available(inspector: InspectorFacts, day: dt.date) -> bool:
-    """On duty that day: active, certified, not on leave (availability for balance)."""
-    return (inspector.active and inspector.certificate_expires is not None and inspector.certificate_expires >= day
-            and not any(start <= day <= end for start, end in inspector.leave))
+def task_params(session: Session, task: Task, days: list[dt.date]) -> Params:
+    """The task's matching settings, as the pure core takes them."""
+    lead = session.get(Department, task.lead_department_id)
+    assert lead is not None
+    return Params(task.inspectors_per_visit, task.visits_per_day, task.visits_per_task, task.cross_station, lead.code,
+                  tuple(days), tuple(tuple(g) for g in json.loads(task.cooperation)))
 
 
-def visit_facts(session: Session, task: Task, days: list[dt.date], *, stored_dates: bool = False) -> tuple[list[VisitFacts], list[str]]:
-    """The task's visits as facts with their USCCs (same order), dated by the date stage, or,
-    with ``stored_dates``, on the days an earlier assignment gave them."""
+def rules_of(params: Params) -> Rules:
+    """The validator's rules, stated from the same task settings."""
+    window = (params.days[0], params.days[-1]) if params.days else (dt.date.min, dt.date.min)
+    return Rules(params.team_size, window, set(params.days), params.per_day, params.per_task, params.cross_station,
+                 tuple(frozenset(g) for g in params.cooperation))
+
+
+def visit_facts(session: Session, task: Task, days: list[dt.date], *, stored_dates: bool = False) -> tuple[list[VisitFacts], list[int]]:
+    """The task's visits as facts with their draw ranks (same order), dated by the date stage,
+    or, with ``stored_dates``, on the days an earlier assignment gave them."""
     rows = session.execute(
         select(Visit.id, Visit.rank, Visit.enterprise_id, Visit.scheduled_on, Enterprise.uscc, Enterprise.district_code, Enterprise.station)
         .join(Enterprise, Enterprise.id == Visit.enterprise_id).where(Visit.task_id == task.id).order_by(Visit.rank)
@@ -158,7 +142,7 @@ def visit_facts(session: Session, task: Task, days: list[dt.date], *, stored_dat
                    previous.get(r.enterprise_id, frozenset()))
         for r in rows
     ]
-    return visits, [r.uscc for r in rows]
+    return visits, [r.rank for r in rows]
 
 
 def _previous_teams(session: Session, task: Task, enterprise_ids: list[int]) -> dict[int, frozenset[int]]:
@@ -180,8 +164,8 @@ def _previous_teams(session: Session, task: Task, enterprise_ids: list[int]) -> 
     return {e: frozenset(t) for e, t in teams.items()}
 
 
-def inspector_facts(session: Session, departments: set[str]) -> tuple[list[InspectorFacts], dict[int, str]]:
-    """The inspectors of the departments the visits need, as facts, and their numbers."""
+def inspector_facts(session: Session, departments: set[str]) -> list[InspectorFacts]:
+    """The inspectors of the departments the visits need, as facts, by inspector number."""
     rows = session.execute(
         select(Inspector, Department.code).join(Department, Department.id == Inspector.department_id)
         .where(Department.code.in_(sorted(departments))).order_by(Inspector.inspector_no)
@@ -199,20 +183,7 @@ def inspector_facts(session: Session, departments: set[str]) -> tuple[list[Inspe
             conflicts[inspector_id].add(uscc)
     facts = [
         InspectorFacts(i.id, code, i.district_code, i.station, i.status == InspectorStatus.ACTIVE, i.certificate_expires,
-                       tuple(sorted(leave[i.id])), frozenset(qualifications[i.id]), frozenset(conflicts[i.id]))
+                       tuple(sorted(leave[i.id])), frozenset(qualifications[i.id]), frozenset(conflicts[i.id]), i.inspector_no)
         for i, code in rows
     ]
-    return facts, {i.id: i.inspector_no for i, _ in rows}
-
-
-def _shortage(visits: list[VisitFacts], slots: list[tuple[int, str, int]], solution: matching.Solution, found: Eligibility) -> str:
-    """How many visits cannot be staffed, and why, for the first few."""
-    short_visits: dict[int, list[str]] = defaultdict(list)
-    for s, missing in enumerate(solution.short.tolist()):
-        if missing > 0:
-            v, department, count = slots[s]
-            key = (visits[v].id, department)
-            short_visits[v].append(explain(department, count, len(found.eligible[key]), found.refused[key]))
-    lines = [f"  {visits[v].uscc} on {visits[v].day}: {'; '.join(reasons)}" for v, reasons in sorted(short_visits.items())[:SHORT_LINES]]
-    more = f"\n  … and {len(short_visits) - SHORT_LINES} more" if len(short_visits) > SHORT_LINES else ""
-    return f"{len(short_visits)} of {len(visits)} visits cannot be staffed with every rule held; nothing was assigned:\n" + "\n".join(lines) + more
+    return facts

@@ -342,6 +342,27 @@ class TaskDefinition:
     departments: tuple[DepartmentChoice, ...]
     replaces: str | None
     replace_reason: str | None
+    # 跨区协作: groups of districts whose inspectors may inspect each other's enterprises.
+    cooperation: tuple[tuple[str, ...], ...] = ()
+
+
+def _cooperation(top: _Table) -> tuple[tuple[str, ...], ...]:
+    """``cooperation = [["500106", "500107"], ...]``: each group at least two districts, a
+    district in one group at most."""
+    groups = top.get("cooperation", list, default=[])
+    seen: set[str] = set()
+    out = []
+    for n, group in enumerate(groups):
+        if not isinstance(group, list) or len(group) < 2 or not all(isinstance(d, str) for d in group):
+            raise top.error("cooperation", f"group {n + 1} must be a list of at least two district codes, got {group!r}")
+        for d in group:
+            if not re.fullmatch(r"\d{6}", d):
+                raise top.error("cooperation", f"{d!r} is not a 6-digit GB/T 2260 code", d)
+            if d in seen:
+                raise top.error("cooperation", f"district {d} is in two cooperation groups: merge them", d)
+            seen.add(d)
+        out.append(tuple(sorted(group)))
+    return tuple(sorted(out))
 
 
 def _ratios(table: _Table) -> dict[str, Fraction]:
@@ -416,7 +437,7 @@ def parse_task(name: str, text: str) -> TaskDefinition:
         None if run == "latest" else run, top.text("item_version", limit=32), starts_on, ends_on, per_visit,
         top.whole("visits_per_day", 1, 20, default=None), top.whole("visits_per_task", 1, 100_000, default=None),
         top.get("cross_station", bool, default=None), _scope(top.table("scope", optional=True)), _ratios(top.table("ratios", optional=True)),
-        tuple(departments), replaces, reason,
+        tuple(departments), replaces, reason, _cooperation(top),
     )
     top.done()
     if definition.lead not in {d.code for d in departments}:

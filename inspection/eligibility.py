@@ -3,7 +3,8 @@ Pure: the facts come in as plain objects; the service reads them from the direct
 
 Rules, in the order a refusal is named (domain.md §2, §3):
   inactive        not 在岗
-  other_district  属地管辖: inspectors work in their own district
+  other_district  属地管辖: inspectors work in their own district, or, when the task sets
+                  cooperating districts (跨区协作), in any district of their zone
   not_qualified   not qualified for every item of the visit in their department (by item code
                   or item category)
   certificate     no enforcement certificate (执法证), or it expires before the visit day
@@ -44,6 +45,7 @@ class InspectorFacts:
     leave: tuple[tuple[dt.date, dt.date], ...] = ()
     qualifications: frozenset[str] = frozenset()  # item codes and item categories
     conflicts: frozenset[str] = frozenset()  # USCCs
+    number: str = ""  # the public inspector number (执法人员编号): the lottery and the records use it
 
 
 @dataclass(frozen=True)
@@ -63,12 +65,21 @@ class VisitFacts:
     previous: frozenset[int] = frozenset()  # inspectors of the enterprise's previous visit
 
 
-def refusal(visit: VisitFacts, inspector: InspectorFacts, cross_station: bool) -> str | None:
+Zones = Mapping[str, Sequence[str]]  # district → the districts whose inspectors may work there
+
+
+def zones(cooperation: Sequence[Sequence[str]]) -> dict[str, tuple[str, ...]]:
+    """The zones of cooperating districts (跨区协作) as a lookup: each district of a group → the
+    whole group, sorted. Districts in no group keep their own inspectors only."""
+    return {d: tuple(sorted(group)) for group in cooperation for d in group}
+
+
+def refusal(visit: VisitFacts, inspector: InspectorFacts, cross_station: bool, partners: Zones | None = None) -> str | None:
     """The first rule that keeps ``inspector`` off ``visit`` (for their own department's items),
-    or None when they may inspect it."""
+    or None when they may inspect it. ``partners``: see :func:`zones`."""
     if not inspector.active:
         return "inactive"
-    if inspector.district != visit.district:
+    if inspector.district != visit.district and inspector.district not in (partners or {}).get(visit.district, ()):
         return "other_district"
     items = visit.items.get(inspector.department, ())
     if not items or not all(i.code in inspector.qualifications or (i.category is not None and i.category in inspector.qualifications) for i in items):
@@ -95,9 +106,11 @@ class Eligibility:
     refused: dict[tuple[int, str], Counter[str]] = field(default_factory=dict)
 
 
-def eligibility(visits: Sequence[VisitFacts], inspectors: Sequence[InspectorFacts], cross_station: bool) -> Eligibility:
-    """Check every inspector of each department a visit needs. Inspectors of other districts are
-    counted once per slot without being looked at one by one (属地管辖 rules them out)."""
+def eligibility(visits: Sequence[VisitFacts], inspectors: Sequence[InspectorFacts], cross_station: bool, partners: Zones | None = None) -> Eligibility:
+    """Check every inspector of each department a visit needs. Inspectors of districts outside
+    the visit's zone are counted once per slot without being looked at one by one (属地管辖
+    rules them out)."""
+    partners = partners or {}
     by_place: dict[tuple[str, str], list[InspectorFacts]] = {}
     per_department: Counter[str] = Counter()
     for inspector in inspectors:
@@ -106,10 +119,10 @@ def eligibility(visits: Sequence[VisitFacts], inspectors: Sequence[InspectorFact
     out = Eligibility()
     for visit in visits:
         for department in sorted(visit.items):
-            local = by_place.get((department, visit.district), [])
+            local = [i for d in partners.get(visit.district, (visit.district,)) for i in by_place.get((department, d), [])]
             ok, refused = [], Counter()
             for inspector in local:
-                reason = refusal(visit, inspector, cross_station)
+                reason = refusal(visit, inspector, cross_station, partners)
                 if reason is None:
                     ok.append(inspector.id)
                 else:

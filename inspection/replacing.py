@@ -13,12 +13,13 @@ from sqlalchemy.orm import Session
 
 from credit.errors import SpotcheckError
 from inspection import matching
-from inspection.assigning import AssignmentShort, available, inspector_facts, visit_facts, working_days
-from inspection.eligibility import eligibility, explain
+from inspection.assigning import AssignmentShort, inspector_facts, rules_of, task_params, visit_facts, working_days
+from inspection.eligibility import eligibility, explain, zones
 from inspection.models import Inspector
 from inspection.task_models import Assignment, AssignmentRun, Draw, Replacement, Visit
 from inspection.tasks import get_task
-from inspection.validate import Rules, validate
+from inspection.staffing import AWAY_COST, on_duty
+from inspection.validate import validate
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,9 @@ def replace_inspector(session: Session, code: str, number: str, reason: str, ope
     assert draw is not None
 
     days = working_days(task.starts_on, task.ends_on)
+    params = task_params(session, task, days)
     # The visits keep the dates they were given (the date stage is not run again).
-    visits, usccs = visit_facts(session, task, days, stored_dates=True)
+    visits, _ = visit_facts(session, task, days, stored_dates=True)
     teams: dict[int, list[int]] = defaultdict(list)
     for visit_id, inspector_id in session.execute(
         select(Assignment.visit_id, Assignment.inspector_id).join(Visit, Visit.id == Assignment.visit_id).where(Visit.task_id == task.id)
@@ -56,7 +58,8 @@ def replace_inspector(session: Session, code: str, number: str, reason: str, ope
         when = f" on or after {start}" if start else ""
         raise SpotcheckError(f"inspector {number} has no visit in task {code}{when}: nothing to replace")
 
-    inspectors, numbers = inspector_facts(session, {d for v in visits for d in v.items})
+    inspectors = inspector_facts(session, {d for v in visits for d in v.items})
+    numbers = {i.id: i.number for i in inspectors}
     department = next(i.department for i in inspectors if i.id == withdrawn.id)
     others = [i for i in inspectors if i.id != withdrawn.id and i.department == department]
     leaving = {visits[n].id for n in affected}
@@ -67,8 +70,8 @@ def replace_inspector(session: Session, code: str, number: str, reason: str, ope
             if member != withdrawn.id or v.id not in leaving:
                 load[member] += 1
                 on_day[(member, v.day)] += 1
-    found = eligibility([visits[n] for n in affected], others, task.cross_station)
-    pair_slot, pair_inspector, pair_day, room, labels = [], [], [], [], []
+    found = eligibility([visits[n] for n in affected], others, task.cross_station, zones(params.cooperation))
+    pair_slot, pair_inspector, pair_day, room, labels, away = [], [], [], [], [], []
     index = {i.id: n for n, i in enumerate(others)}
     for s, n in enumerate(affected):
         visit = visits[n]
@@ -79,16 +82,17 @@ def replace_inspector(session: Session, code: str, number: str, reason: str, ope
             pair_inspector.append(index[inspector_id])
             pair_day.append(days.index(visit.day))
             room.append(max(0, task.visits_per_day - on_day[(inspector_id, visit.day)]))
-            labels.append(f"{usccs[n]}:{numbers[inspector_id]}")
+            labels.append(f"{visit.uscc}:{numbers[inspector_id]}")
+            away.append(others[index[inspector_id]].district != visit.district)
     current = np.array([load[i.id] for i in others], float)
-    availability = np.array([sum(available(i, d) for d in days) for i in others], float)
+    availability = np.array([sum(on_duty(i, d) for d in days) for i in others], float)
     fair = matching.targets(np.array([current.sum() + len(affected)]), np.zeros(len(others), np.int64), availability)
     instance = matching.Instance(
         slot_visit=np.arange(len(affected), dtype=np.int64), slot_count=np.ones(len(affected), np.int64),
         capacity=np.maximum(0, task.visits_per_task - current).astype(np.int64),
         target=np.maximum(0.0, fair - current),  # toward each one's fair share of the whole task
         pair_slot=np.array(pair_slot, np.int64), pair_inspector=np.array(pair_inspector, np.int64),
-        pair_day=np.array(pair_day, np.int64), pair_cost=matching.lottery(bytes.fromhex(draw.key_hex), labels),
+        pair_day=np.array(pair_day, np.int64), pair_cost=matching.lottery(bytes.fromhex(draw.key_hex), labels) + AWAY_COST * np.array(away, np.int64),
         per_day=task.visits_per_day, pair_day_room=np.array(room, np.int64),
     )
     solution = matching.solve(instance)
@@ -105,8 +109,7 @@ def replace_inspector(session: Session, code: str, number: str, reason: str, ope
     for s, n in enumerate(affected):
         team = teams[visits[n].id]
         team[team.index(withdrawn.id)] = chosen[s]
-    rules = Rules(task.inspectors_per_visit, (task.starts_on, task.ends_on), set(days), task.visits_per_day, task.visits_per_task, task.cross_station)
-    problems = validate(visits, inspectors, teams, rules)
+    problems = validate(visits, inspectors, teams, rules_of(params))
     if problems:
         raise SpotcheckError(f"task {code}: the replacement breaks {len(problems)} rule(s), nothing changed (a bug, please report): " + "; ".join(map(str, problems[:5])))
 

@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy import false as sa_false
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from credit.db import Base, enum_type, one_of, utcnow
@@ -87,6 +88,8 @@ class Task(Base):
     visits_per_day: Mapped[int] = mapped_column(server_default="3")
     visits_per_task: Mapped[int] = mapped_column(server_default="80")
     cross_station: Mapped[bool] = mapped_column(server_default=sa_false())
+    # 跨区协作: JSON list of groups of district codes whose inspectors may work across the line.
+    cooperation: Mapped[str] = mapped_column(Text, server_default="[]")
     recheck_months: Mapped[int]
     yearly_cap: Mapped[int]
     # SHA-256 of the secret seed, published in the announcement before the draw; the seed itself
@@ -204,6 +207,12 @@ class AssignmentRun(Base):
     solver: Mapped[str] = mapped_column(String(64))  # e.g. "ortools 9.15.6755 SimpleMinCostFlow"
     parameters: Mapped[str] = mapped_column(Text)  # JSON
     result_sha256: Mapped[str] = mapped_column(String(64))
+    # The facts solved from (inputs.pack, zlib) and their SHA-256: verify re-solves from them.
+    inputs: Mapped[bytes | None] = mapped_column(LargeBinary)
+    inputs_sha256: Mapped[str | None] = mapped_column(String(64))
+    # False when a wall-clock safety limit cut the CP-SAT polish short (a re-run may differ).
+    reproducible: Mapped[bool] = mapped_column(server_default=sa_true())
+    report: Mapped[str] = mapped_column(Text, server_default="{}")  # JSON: pairs, CP-SAT blocks, seconds
     visits: Mapped[int]
     inspectors: Mapped[int]
     load_min: Mapped[int]

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from credit.errors import SpotcheckError
 from credit.grading import get_run
-from credit.models import Department
+from credit.models import Department, District
 from credit.policy import TIERS, Policy, check_tier_ratios, format_percent, parse_percent
 from inspection.definitions import Scope, TaskDefinition
 from inspection.enums import ItemKind, TaskStatus
@@ -55,6 +55,13 @@ def create_task(session: Session, definition: TaskDefinition, policy: Policy, se
         raise source.error(("scope", outside[0]), f"{outside[1]} is outside batch {batch.number}'s scope ({', '.join(getattr(batch_scope, outside[0]))})", outside[1])
     scope = definition.scope.narrowed(batch_scope)
     check_districts(session, definition.scope, source, ("scope",))
+    cooperating = [d for group in definition.cooperation for d in group]
+    known = set(session.scalars(select(District.code).where(District.code.in_(cooperating))))
+    for code in cooperating:
+        if code not in known:
+            raise source.error(("cooperation",), f"unknown district {code}: no enterprise or inspector directory names it", code)
+        if definition.scope.districts and code not in definition.scope.districts:
+            raise source.error(("cooperation",), f"district {code} cooperates but is not in the task's scope districts", code)
 
     in_plan = set(session.scalars(select(Department.code).join(PlanDepartment, PlanDepartment.department_id == Department.id).where(PlanDepartment.plan_id == plan.id)))
     for choice in definition.departments:
@@ -112,6 +119,7 @@ def create_task(session: Session, definition: TaskDefinition, policy: Policy, se
         visits_per_day=definition.visits_per_day or policy.visits_per_day,
         visits_per_task=definition.visits_per_task or policy.visits_per_task,
         cross_station=policy.cross_station if definition.cross_station is None else definition.cross_station,
+        cooperation=json.dumps([list(g) for g in definition.cooperation]),
         yearly_cap=policy.yearly_cap, seed_commitment=seed_commitment(secret), seed_hex=secret.hex(),
         seed_source="given" if seed is not None else "os",
         replaces_task_id=replaced.id if replaced else None, replace_reason=definition.replace_reason,
@@ -162,7 +170,7 @@ def task_summary(session: Session, task: Task) -> dict[str, Any]:
         "item_version": task.item_version, "scope": json.loads(task.scope),
         "starts_on": task.starts_on.isoformat(), "ends_on": task.ends_on.isoformat(),
         "inspectors_per_visit": task.inspectors_per_visit, "visits_per_day": task.visits_per_day,
-        "visits_per_task": task.visits_per_task, "cross_station": task.cross_station, "recheck_months": task.recheck_months,
+        "visits_per_task": task.visits_per_task, "cross_station": task.cross_station, "cooperation": json.loads(task.cooperation), "recheck_months": task.recheck_months,
         "yearly_cap": task.yearly_cap, "seed_commitment": task.seed_commitment, "seed_source": task.seed_source,
         "replaces": replaced.code if replaced else None, "replace_reason": task.replace_reason,
         "replaced_by": replaced_by, "definition_sha256": task.definition_sha256,

@@ -34,6 +34,8 @@ class Rules:
     per_day: int
     per_task: int
     cross_station: bool
+    # Groups of cooperating districts (跨区协作): inside a group, inspectors may cross the line.
+    cooperation: Collection[frozenset[str]] = ()
 
 
 def validate(visits: Sequence[VisitFacts], inspectors: Sequence[InspectorFacts], teams: Mapping[int, Sequence[int]], rules: Rules) -> list[Violation]:
@@ -77,8 +79,8 @@ def _member_problems(visit: VisitFacts, inspector: InspectorFacts, rules: Rules)
     problems = []
     if not inspector.active:
         problems.append(("active", "not 在岗"))
-    if inspector.district != visit.district:
-        problems.append(("territory", f"works in {inspector.district}, the enterprise is in {visit.district}"))
+    if inspector.district != visit.district and not any({inspector.district, visit.district} <= group for group in rules.cooperation):
+        problems.append(("territory", f"works in {inspector.district}, the enterprise is in {visit.district}, and the task has no cooperation between them"))
     mine = visit.items.get(inspector.department)
     if mine is None:
         problems.append(("department", f"{inspector.department} has no item on this visit"))
