@@ -233,8 +233,9 @@ def notices_cmd(app: App, code: str, out_dir: Path) -> None:
 @pass_app
 @domain_errors
 def verify_cmd(app: App, code: str, as_json: bool) -> None:
-    """Recompute the draw from its recorded inputs and the current directories: exit 0 when
-    identical, 1 with the first difference of each kind otherwise."""
+    """Recompute the draw from its recorded inputs and the current directories, and, once assigned,
+    re-solve the assignment from the facts it recorded: exit 0 when identical, 1 with the first
+    difference of each kind otherwise."""
     with summary("task verify", task=code) as facts:
         with app.session() as session:
             result = verify_task(session, code)
@@ -242,7 +243,8 @@ def verify_cmd(app: App, code: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
     elif result.identical:
-        click.echo(f"task {code}: identical (seed matches its commitment, population and visits reproduce)")
+        also = ", and the assignment re-solves to the stored dates and teams" if result.assigned else ""
+        click.echo(f"task {code}: identical (seed matches its commitment, population and visits reproduce{also})")
     else:
         click.echo(f"task {code}: NOT identical")
         for finding in result.findings:

@@ -23,9 +23,10 @@ from credit.grading_models import GradingRun
 from credit.models import Enterprise
 from credit.policy import format_percent, parse_percent
 from inspection import sampling
+from inspection.assignment_check import check_assignment
 from inspection.enums import DrawOutcome, TaskStatus
 from inspection.frame import FrameParams, ItemRule, TaskFrame, frame_params, read_frame
-from inspection.task_models import Draw, DrawAttempt, Task, TaskItem, Visit, VisitItem
+from inspection.task_models import AssignmentRun, Draw, DrawAttempt, Task, TaskItem, Visit, VisitItem
 from inspection.tasks import get_task, task_items
 
 log = structlog.get_logger()
@@ -177,6 +178,7 @@ def _write_visits(session: Session, task_id: int, task_frame: TaskFrame, result:
 class Verification:
     task: str
     findings: list[dict[str, str]] = field(default_factory=list)
+    assigned: bool = False  # the assignment was re-solved too
 
     @property
     def identical(self) -> bool:
@@ -186,13 +188,14 @@ class Verification:
         self.findings.append({"check": check, "message": message})
 
     def as_dict(self) -> dict[str, Any]:
-        return {"task": self.task, "identical": self.identical, "findings": self.findings}
+        return {"task": self.task, "identical": self.identical, "assigned": self.assigned, "findings": self.findings}
 
 
 def verify_task(session: Session, code: str) -> Verification:
     """Recompute ``code``'s draw from its recorded inputs and the current directories, and say
     where it differs: the seed against its commitment, the population against its hash, the
-    visits against a re-run of the draw."""
+    visits against a re-run of the draw; then, once assigned, the dates and teams against a
+    re-solve from the facts the assignment recorded (assignment_check.py)."""
     consistent_snapshot(session)
     task = get_task(session, code)
     draw = session.scalar(select(Draw).where(Draw.task_id == task.id))
@@ -222,6 +225,9 @@ def verify_task(session: Session, code: str) -> Verification:
     difference = _visit_difference(wanted, stored)
     if difference:
         out.add("visits", difference)
+    out.assigned = session.scalar(select(AssignmentRun.id).where(AssignmentRun.task_id == task.id)) is not None
+    for check, message in check_assignment(session, task):
+        out.add(check, message)
     return out
 
 

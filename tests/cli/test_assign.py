@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli.test_task import A_SERIALS, STATION_A, STATION_B, USCC, create, draw, load_small
+from tests.cli.test_task import A_SERIALS, STATION_A, STATION_B, USCC, create, draw, execute, load_small, task_toml, write
 from tests.conftest import Env
 
 INSPECTOR_HEADER = ["inspector_id", "name", "department", "certificate_no", "certificate_expires", "qualifications",
@@ -227,3 +227,87 @@ class TestReplace:
         assert "no inspector" in env.run("task", "replace", "T1", "--inspector", "NOPE", "--reason", "x", expect=1).stderr
         assert "has no visit" in env.run("task", "replace", "T1", "--inspector", "JC0009", "--reason", "x", expect=1).stderr
         assert "must not be empty" in env.run("task", "replace", "T1", "--inspector", "JC0001", "--reason", " ", expect=1).stderr
+
+
+class TestVerify:
+    """`task verify` re-solves the assignment from the facts it recorded: identical when nothing
+    changed (replacements included), the first difference when a table was edited behind the
+    system's back."""
+
+    @pytest.fixture
+    def assigned(self, drawn: tuple[Env, dict[int, str]]) -> Env:
+        env, _ = drawn
+        load_inspectors(env, [inspector(n) for n in range(1, 7)])
+        env.run("task", "assign", "T1")
+        return env
+
+    def test_identical_then_after_replacement(self, assigned: Env) -> None:
+        env = assigned
+        result = env.json("task", "verify", "T1")
+        assert result["identical"] and result["assigned"], result
+        assert "the assignment re-solves to the stored dates and teams" in env.run("task", "verify", "T1").stdout
+        env.run("task", "replace", "T1", "--inspector", "JC0003", "--reason", "病假")
+        # Later directory changes do not matter: the run re-solves from what it recorded.
+        execute(env, "UPDATE inspectors SET status = 'inactive' WHERE inspector_no = 'JC0001'")
+        assert env.json("task", "verify", "T1")["identical"]
+
+    def test_edited_team_is_found(self, assigned: Env) -> None:
+        env = assigned
+        busy = teams(env, "T1")
+        uscc, team = next(iter(busy.items()))
+        outsider = next(f"JC{n:04d}" for n in range(1, 7) if f"JC{n:04d}" not in team)
+        execute(env, 
+            f"UPDATE assignments SET inspector_id = (SELECT id FROM inspectors WHERE inspector_no = '{outsider}')"
+            f" WHERE inspector_id = (SELECT id FROM inspectors WHERE inspector_no = '{team[0]}')"
+            f" AND visit_id = (SELECT v.id FROM visits v JOIN enterprises e ON e.id = v.enterprise_id WHERE e.uscc = '{uscc}')"
+        )
+        result = env.run("task", "verify", "T1", expect=1)
+        assert f"teams: {uscc}: stored team" in result.stdout
+
+    def test_edited_date_is_found(self, assigned: Env) -> None:
+        env = assigned
+        execute(env, "UPDATE visits SET scheduled_on = '2026-03-31' WHERE rank = 1")
+        found = env.json("task", "verify", "T1", expect=1)["findings"]
+        assert [f["check"] for f in found] == ["dates"] and "is stored on 2026-03-31" in found[0]["message"]
+
+    def test_edited_inputs_are_found(self, assigned: Env) -> None:
+        env = assigned
+        execute(env, "UPDATE assignment_runs SET inputs_sha256 = '" + "0" * 64 + "'")
+        found = env.json("task", "verify", "T1", expect=1)["findings"]
+        assert found == [{"check": "assignment", "message": "the stored assignment inputs do not match their recorded hash"}]
+
+    def test_edited_result_hash_is_found(self, assigned: Env) -> None:
+        env = assigned
+        execute(env, "UPDATE assignment_runs SET result_sha256 = '" + "0" * 64 + "'")
+        found = env.json("task", "verify", "T1", expect=1)["findings"]
+        assert {"check": "assignment", "message": "re-solving from the recorded inputs does not give the recorded result hash"} in found
+
+
+class TestCooperation:
+    """跨区协作: inspectors of another district work there only when the task names both districts
+    in one cooperation group."""
+
+    def test_cooperating_district_staffs_the_visits(self, env: Env, make_uscc: USCC) -> None:
+        load_small(env, make_uscc)
+        load_inspectors(env, [inspector(n, district="500107") for n in range(1, 5)])
+        create(env, "T1", stations=[STATION_A])
+        draw(env, "T1")
+        assert "from another district (属地管辖)" in env.run("task", "assign", "T1", expect=1).stderr
+        create(env, "T2", stations=[STATION_A], kind="recheck", extra='cooperation = [["500106", "500107"]]\n', starts="2026-04-01")
+        draw(env, "T2")
+        assert env.json("task", "assign", "T2")["assigned"] == len(A_SERIALS)
+        assert env.json("task", "show", "T2")["cooperation"] == [["500106", "500107"]]
+        assert env.json("task", "verify", "T2")["identical"]
+
+    @pytest.mark.parametrize(("value", "reason"), [
+        ('[["500106"]]', "group 1 must be a list of at least two district codes"),
+        ('[["500106", "5001"]]', "'5001' is not a 6-digit GB/T 2260 code"),
+        ('[["500106", "500107"], ["500107", "500108"]]', "district 500107 is in two cooperation groups"),
+        ('[["500106", "999999"]]', "unknown district 999999"),
+    ])
+    def test_bad_cooperation_is_refused_with_the_line(self, env: Env, make_uscc: USCC, value: str, reason: str) -> None:
+        load_small(env, make_uscc)
+        path = write(env, "bad.toml", task_toml("T9", extra=f"cooperation = {value}\n"))
+        result = env.run("task", "create", str(path), expect=1)
+        assert "bad.toml:" in result.stderr and reason in result.stderr
+        assert env.scalar("SELECT count(*) FROM tasks") == 0
