@@ -16,7 +16,7 @@ def test_examples_load_and_reload_unchanged(env: Env) -> None:
     assert all(c["rejected"] == 0 and c["updated"] == 0 and c["unchanged"] == 0 for c in first.values())
     assert first["enterprises"]["inserted"] == 300
     assert first["departments"]["inserted"] == 3
-    assert first["inspectors"]["inserted"] == 20
+    assert first["inspectors"]["inserted"] == 60
     assert first["items"]["inserted"] == 10
     for kind in ORDER:
         again = env.json("import", kind, str(EXAMPLES / f"{kind}.csv"))

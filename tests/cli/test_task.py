@@ -340,7 +340,7 @@ class TestShippedExamples:
 
         verified = env.run("task", "verify", EXAMPLE_TASK)
         assert "identical" in verified.stdout and "NOT" not in verified.stdout
-        assert env.json("task", "verify", EXAMPLE_TASK) == {"task": EXAMPLE_TASK, "identical": True, "findings": []}
+        assert env.json("task", "verify", EXAMPLE_TASK) == {"task": EXAMPLE_TASK, "identical": True, "assigned": False, "findings": []}
 
     def test_announcement_after_the_draw_lists_targets_without_tiers(self, env: Env) -> None:
         load_examples(env)
