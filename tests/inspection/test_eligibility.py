@@ -101,7 +101,8 @@ class TestSpread:
 
 
 def test_pure_modules_do_not_import_sqlalchemy() -> None:
-    code = "import sys, inspection.eligibility, inspection.dating, inspection.validate; assert 'sqlalchemy' not in sys.modules"
+    code = ("import sys, inspection.eligibility, inspection.dating, inspection.validate, inspection.matching, inspection.grouping,"
+            " inspection.staffing, inspection.inputs; assert 'sqlalchemy' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
