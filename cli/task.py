@@ -178,11 +178,19 @@ def assign_cmd(app: App, code: str, as_json: bool) -> None:
         with app.session() as session:
             run = assign_task(session, code, operator())
         facts.update(visits=run.visits, inspectors=run.inspectors, load_min=run.load_min, load_max=run.load_max)
+    report = json.loads(run.report)
     if as_json:
-        click.echo(json.dumps({"task": code, "visits": run.visits, "assigned": run.visits, "inspectors": run.inspectors,
-                               "load_min": run.load_min, "load_max": run.load_max, "result_sha256": run.result_sha256}))
+        click.echo(json.dumps({"task": code, "status": "assigned", "visits": run.visits, "assigned": run.visits, "inspectors": run.inspectors,
+                               "load_min": run.load_min, "load_max": run.load_max, "seconds": run.seconds,
+                               "reproducible": run.reproducible, "result_sha256": run.result_sha256, "report": report}, ensure_ascii=False))
         return
-    click.echo(f"task {code}: {run.visits} visits assigned to {run.inspectors} inspectors, {run.load_min}–{run.load_max} visits each ({run.seconds:.1f} s)")
+    click.echo(f"task {code}: assigned: {run.visits} visits to {run.inspectors} inspectors, {run.load_min}–{run.load_max} visits each ({run.seconds:.1f} s)")
+    if report.get("cpsat_blocks"):
+        statuses = ", ".join(f"{n} {s}" for s, n in sorted(report["cpsat_statuses"].items()))
+        click.echo(f"CP-SAT: {report['cpsat_blocks']} day block(s) regrouped ({statuses}); inspector-days in more than one district: "
+                   f"{report['split_days_before']} → {report['split_days_after']}")
+    if not run.reproducible:
+        click.echo("warning: a CP-SAT block hit its wall-clock safety limit: a re-run may differ (task verify will say so)")
     click.echo(f"validated: every rule holds; {run.solver}; result sha256 {run.result_sha256}")
 
 

@@ -295,7 +295,9 @@ class TestCooperation:
         assert "from another district (属地管辖)" in env.run("task", "assign", "T1", expect=1).stderr
         create(env, "T2", stations=[STATION_A], kind="recheck", extra='cooperation = [["500106", "500107"]]\n', starts="2026-04-01")
         draw(env, "T2")
-        assert env.json("task", "assign", "T2")["assigned"] == len(A_SERIALS)
+        result = env.json("task", "assign", "T2")
+        assert result["assigned"] == len(A_SERIALS) and result["status"] == "assigned" and result["reproducible"]
+        assert result["report"]["split_days_after"] <= result["report"]["split_days_before"]
         assert env.json("task", "show", "T2")["cooperation"] == [["500106", "500107"]]
         assert env.json("task", "verify", "T2")["identical"]
 
