@@ -410,6 +410,7 @@ class Generator:
         seed: int,
         today: dt.date,
         quiet: bool = True,
+        inspector_departments: dict[str, float] | None = None,
     ) -> None:
         if not 0 <= enterprises <= MAX_ENTERPRISES:
             raise ValueError(f"--enterprises must be between 0 and {MAX_ENTERPRISES:,}")
@@ -437,6 +438,16 @@ class Generator:
         self.district_name = known
         self.today = today
         self.quiet = quiet
+        # Relative number of inspectors per department (the named ones replace the default weights).
+        in_use = [c for c, _ in self.departments]
+        unknown = [c for c in inspector_departments or {} if c not in in_use]
+        if unknown:
+            raise ValueError(f"--inspector-departments: {', '.join(unknown)} not among the departments generated ({', '.join(in_use)})")
+        if any(w < 0 for w in (inspector_departments or {}).values()):
+            raise ValueError("--inspector-departments: weights must not be negative")
+        self.inspector_weight = {c: (inspector_departments or {}).get(c, DEPARTMENT_WEIGHT[c]) for c in in_use}
+        if inspectors and not any(self.inspector_weight.values()):
+            raise ValueError("--inspector-departments: at least one department needs a positive weight")
 
         # Sub-streams, always drawn in this order so each file depends only on what it uses.
         master = random.Random(seed)
@@ -660,7 +671,7 @@ class Generator:
             names.append(code)
             if category and category not in names:
                 names.append(category)
-        owners = picker([(c, DEPARTMENT_WEIGHT[c]) for c, _ in self.departments])
+        owners = picker([(c, self.inspector_weight[c]) for c, _ in self.departments])
         width = max(4, len(str(self.n_inspectors)))
         dates, base = self.dates, self.base
         rows = 0
@@ -927,8 +938,26 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--today", type=dt.date.fromisoformat, default=dt.date.today(), metavar="YYYY-MM-DD",
                    help="no generated event is after this date (default: today)")
     p.add_argument("--out", type=Path, default=HERE / "out", metavar="DIR", help="output directory (default bench/out)")
+    p.add_argument("--inspector-departments", type=department_weights, default=None, metavar="CODE=WEIGHT,...",
+                   help="relative number of inspectors per department; departments not named keep their default "
+                        "(" + ",".join(f"{c}={w}" for c, w in DEPARTMENT_WEIGHT.items()) + ")")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return p.parse_args(argv)
+
+
+def department_weights(text: str) -> dict[str, float]:
+    """``SCJG=70,WJW=12`` as {"SCJG": 70.0, "WJW": 12.0}."""
+    out: dict[str, float] = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        code, sep, weight = part.partition("=")
+        try:
+            value = float(weight)
+        except ValueError:
+            value = float("nan")
+        if not sep or not code.strip() or not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"not CODE=WEIGHT: {part!r}")
+        out[code.strip()] = value
+    return out
 
 
 def generate(args: argparse.Namespace) -> dict[str, int]:
@@ -937,7 +966,7 @@ def generate(args: argparse.Namespace) -> dict[str, int]:
         enterprises=args.enterprises, records_per_enterprise=args.records_per_enterprise,
         inspectors=args.inspectors, items=args.items, departments=args.departments,
         districts=[c.strip() for c in args.districts.split(",") if c.strip()] or None,
-        seed=args.seed, today=args.today, quiet=args.quiet,
+        seed=args.seed, today=args.today, quiet=args.quiet, inspector_departments=args.inspector_departments,
     )
     check_pools()
     args.out.mkdir(parents=True, exist_ok=True)
