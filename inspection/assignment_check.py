@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from credit.models import Enterprise
 from inspection import inputs
 from inspection.assigning import rules_of
-from inspection.dating import spread
+from inspection.dating import kind, spread
 from inspection.models import Inspector
 from inspection.staffing import result_text, staff
 from inspection.task_models import Assignment, AssignmentRun, Draw, Replacement, Task, Visit
@@ -41,7 +41,7 @@ def check_assignment(session: Session, task: Task) -> list[tuple[str, str]]:
     if not run.reproducible:
         out.append(("assignment", "the CP-SAT polish was cut short by its wall-clock safety limit when it ran, so a re-run may differ"))
 
-    dated = spread([(v.id, v.district, rank) for v, rank in zip(visits, ranks)], list(params.days))
+    dated = spread([(v.id, v.district, kind(v.items), rank) for v, rank in zip(visits, ranks)], list(params.days))
     wrong = next((v for v in visits if dated[v.id] != v.day), None)
     if wrong is not None:
         out.append(("dates", f"{wrong.uscc}: the date stage gives {dated[wrong.id]}, the inputs say {wrong.day}"))

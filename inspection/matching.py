@@ -12,7 +12,8 @@ The flow expresses the core rules exactly (performance.md §3: 50,000 visits × 
 * An inspector has one department, and a visit one slot per department, so nobody is counted
   twice on a visit; every department of a visit gets at least one inspector, and the team at
   least its size (:func:`team_slots`).
-* Balance: each inspector's target is their department's demand shared by availability. Load up
+* Balance: each inspector's target is their group's demand (a department in a district or
+  cooperation zone) shared by availability. Load up
   to the target's floor is rewarded, up to its ceiling is free, and each visit beyond costs more
   than the last (convex), so loads stay within one visit of the targets wherever the rules allow.
 * The lottery: every (enterprise, inspector) pair costs a pseudo-random 0–999,999 derived from the
@@ -61,12 +62,13 @@ def team_slots(departments: Sequence[str], size: int, lead: str) -> list[tuple[s
     return [(d, 1 + (extra if d == first else 0)) for d in names]
 
 
-def targets(demand: np.ndarray, department: np.ndarray, availability: np.ndarray) -> np.ndarray:
-    """Each inspector's fair share of their department's demand, in proportion to availability
-    (``demand[d]`` is department d's inspectors needed; ``department[i]`` indexes it)."""
-    share = np.zeros(len(department), float)
-    for d in np.unique(department).tolist():
-        mine = department == d
+def targets(demand: np.ndarray, group: np.ndarray, availability: np.ndarray) -> np.ndarray:
+    """Each inspector's fair share of their group's demand, in proportion to availability
+    (``demand[g]`` is the inspectors group g's slots need; ``group[i]`` indexes it). The caller
+    makes a group of those who serve the same slots: a department inside a district or zone."""
+    share = np.zeros(len(group), float)
+    for d in np.unique(group).tolist():
+        mine = group == d
         total = float(availability[mine].sum())
         if total > 0:
             share[mine] = demand[d] * availability[mine] / total

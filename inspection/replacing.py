@@ -86,11 +86,18 @@ def replace_inspector(session: Session, code: str, number: str, reason: str, ope
             away.append(others[index[inspector_id]].district != visit.district)
     current = np.array([load[i.id] for i in others], float)
     availability = np.array([sum(on_duty(i, d) for d in days) for i in others], float)
-    fair = matching.targets(np.array([current.sum() + len(affected)]), np.zeros(len(others), np.int64), availability)
+    # Fair shares within each cooperation zone (or district): the visits its inspectors can serve.
+    partners = zones(params.cooperation)
+    zone_names = sorted({partners.get(i.district, (i.district,)) for i in others} | {partners.get(visits[n].district, (visits[n].district,)) for n in affected})
+    zone_of = np.array([zone_names.index(partners.get(i.district, (i.district,))) for i in others], np.int64)
+    demand = np.array([current[zone_of == z].sum() for z in range(len(zone_names))], float)
+    for n in affected:
+        demand[zone_names.index(partners.get(visits[n].district, (visits[n].district,)))] += 1
+    fair = matching.targets(demand, zone_of, availability)
     instance = matching.Instance(
         slot_visit=np.arange(len(affected), dtype=np.int64), slot_count=np.ones(len(affected), np.int64),
         capacity=np.maximum(0, task.visits_per_task - current).astype(np.int64),
-        target=np.maximum(0.0, fair - current),  # toward each one's fair share of the whole task
+        target=np.maximum(0.0, fair - current),  # toward each one's fair share of the task in their zone
         pair_slot=np.array(pair_slot, np.int64), pair_inspector=np.array(pair_inspector, np.int64),
         pair_day=np.array(pair_day, np.int64), pair_cost=matching.lottery(bytes.fromhex(draw.key_hex), labels) + AWAY_COST * np.array(away, np.int64),
         per_day=task.visits_per_day, pair_day_room=np.array(room, np.int64),

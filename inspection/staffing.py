@@ -86,16 +86,23 @@ def staff(visits: Sequence[VisitFacts], inspectors: Sequence[InspectorFacts], pa
     visit_district = np.array([district_index[v.district] for v in visits], np.int64)
     visit_zone = np.array([zone_index[partners.get(v.district, (v.district,))] for v in visits], np.int64)
     pair_visit = slot_visit[pair_slot_a] if len(pair_slot_a) else pair_slot_a
-    departments = sorted({i.department for i in inspectors} | {d for _, d, _ in slots})
-    demand = np.zeros(len(departments))
-    for _, department, count in slots:
-        demand[departments.index(department)] += count
+    # Fair shares are taken inside each department × zone (an inspector's own district, or its
+    # cooperation group): that is all the demand they can serve. Shares of the whole department
+    # left a district a few visits short of its targets, and the flow then put the whole
+    # shortfall on a few of its inspectors (bench/assign.py: 52–68 visits among equals).
+    groups = sorted({(i.department, partners.get(i.district, (i.district,))) for i in inspectors}
+                    | {(d, partners.get(visits[v].district, (visits[v].district,))) for v, d, _ in slots})
+    group_index = {g: n for n, g in enumerate(groups)}
+    demand = np.zeros(len(groups))
+    for v, department, count in slots:
+        demand[group_index[(department, partners.get(visits[v].district, (visits[v].district,)))]] += count
+    inspector_group = np.array([group_index[(i.department, partners.get(i.district, (i.district,)))] for i in inspectors], np.int64)
     availability = np.array([sum(on_duty(i, day) for day in params.days) for i in inspectors], float)
     cost = matching.lottery(key, labels) + AWAY_COST * np.array(away, np.int64)
     instance = matching.Instance(
         slot_visit=slot_visit, slot_count=np.array([s[2] for s in slots], np.int64),
         capacity=np.full(len(inspectors), params.per_task, np.int64),
-        target=matching.targets(demand, np.array([departments.index(i.department) for i in inspectors], np.int64), availability),
+        target=matching.targets(demand, inspector_group, availability),
         pair_slot=pair_slot_a, pair_inspector=np.array(pair_inspector, np.int64),
         pair_day=visit_day[pair_visit], pair_cost=cost, per_day=params.per_day,
     )

@@ -76,28 +76,46 @@ class TestEligibility:
 
 
 class TestSpread:
-    """Each district's visits are spread evenly over the working days, in rank order."""
+    """Each district's visits are spread evenly over the working days, and so is each kind of
+    visit (its set of departments) inside the district, in rank order."""
 
     def test_even_and_in_rank_order(self) -> None:
         days = [dt.date(2026, 12, d) for d in (1, 2, 3)]
-        visits = [(v, "500106", rank) for v, rank in ((10, 3), (11, 1), (12, 2), (13, 6), (14, 5), (15, 4))]
+        visits = [(v, "500106", "SCJG", rank) for v, rank in ((10, 3), (11, 1), (12, 2), (13, 6), (14, 5), (15, 4))]
         dates = spread(visits, days)
         assert [dates[v] for v in (11, 12, 10, 15, 14, 13)] == [days[0], days[0], days[1], days[1], days[2], days[2]]
 
-    @given(st.lists(st.tuples(st.sampled_from(["500106", "500107", "500108"]), st.integers(0, 10_000)), max_size=80, unique_by=lambda t: t[1]),
-           st.integers(1, 25))
-    def test_every_district_uses_the_days_evenly(self, rows: list[tuple[str, int]], n_days: int) -> None:
-        days = [dt.date(2026, 12, 1) + dt.timedelta(days=d) for d in range(n_days)]
-        visits = [(n, district, rank) for n, (district, rank) in enumerate(rows)]
+    def test_a_late_kind_is_not_piled_at_the_end(self) -> None:
+        """Ranks 1-6 drew SCJG only, ranks 7-12 SCJG and YJJ (a higher-ratio item): by rank alone
+        every YJJ visit would fall in the last half of the window."""
+        days = [dt.date(2026, 12, d) for d in (1, 2, 3)]
+        visits = [(r, "500106", "SCJG" if r <= 6 else "SCJG,YJJ", r) for r in range(1, 13)]
         dates = spread(visits, days)
-        assert set(dates) == {v for v, _, _ in visits}
-        for district in {d for d, _ in rows}:
-            counts = [sum(1 for v, dd, _ in visits if dd == district and dates[v] == day) for day in days]
+        assert [sum(dates[r] == day for r in range(7, 13)) for day in days] == [2, 2, 2]
+        assert [sum(dates[r] == day for r in range(1, 13)) for day in days] == [4, 4, 4]
+
+    @given(st.lists(st.tuples(st.sampled_from(["500106", "500107", "500108"]), st.sampled_from(["A", "A,B", "B", "C"]), st.integers(0, 10_000)),
+                    max_size=120, unique_by=lambda t: t[2]),
+           st.integers(1, 25))
+    def test_every_district_and_kind_uses_the_days_evenly(self, rows: list[tuple[str, str, int]], n_days: int) -> None:
+        days = [dt.date(2026, 12, 1) + dt.timedelta(days=d) for d in range(n_days)]
+        visits = [(n, district, kind, rank) for n, (district, kind, rank) in enumerate(rows)]
+        dates = spread(visits, days)
+        assert set(dates) == {v for v, _, _, _ in visits}
+        for district in {d for d, _, _ in rows}:
+            counts = [sum(1 for v, dd, _, _ in visits if dd == district and dates[v] == day) for day in days]
             assert max(counts) - min(counts) <= 1
+            for kind in {k for d, k, _ in rows if d == district}:
+                mine = [v for v, dd, kk, _ in visits if dd == district and kk == kind]
+                per_day = [sum(dates[v] == day for v in mine) for day in days]
+                # Within two of the even share: dealt out with the district's other kinds.
+                assert max(per_day) <= -(-len(mine) // n_days) + 1, (per_day, len(mine))
+                ranks = sorted((r, dates[v]) for v, dd, kk, r in visits if v in mine)
+                assert [d for _, d in ranks] == sorted(d for _, d in ranks)  # rank order kept inside a kind
 
     def test_no_working_day_is_refused(self) -> None:
         with pytest.raises(ValueError):
-            spread([(1, "500106", 1)], [])
+            spread([(1, "500106", "SCJG", 1)], [])
 
 
 def test_pure_modules_do_not_import_sqlalchemy() -> None:
