@@ -22,8 +22,9 @@ rule held, and workload spread ≤ 1 visit among inspectors whose availability i
      51,000 visits; each department's 在岗 inspectors get 20–66 inspector-visits each on average.
    ``--ratios items`` instead gives each item its own ratio (SCJG-01 15 %, WJW-01 22 %, YJJ-01 and
    STHJ-01 30 %, JTJ-01 20 %, WHLY-01 30 %) with 500,000 enterprises and the generator's default
-   department mix: ~50,000 visits that the staff could do, but which the date stage makes
-   unstaffable (see "date stage" below).
+   department mix: ~50,000 visits. Before the date stage spread each kind of visit (its set of
+   departments) evenly, it piled the high-ratio departments' visits at the end of the window and
+   1,395 visits were refused (see "date stage" below); now every visit is staffed.
 2. Fix-ups on the drawn database, by direct SQL, all from a fixed seed (so each is reproducible):
    - **Re-homing.** The generator spreads inspectors evenly over the districts while enterprises
      follow district size (渝北 14 : 涪陵 6…), which leaves the big districts short. Within each
@@ -65,7 +66,7 @@ Examples::
 
     .venv/bin/python bench/assign.py --keep /tmp/assignbench --reuse          # full size, ~2.5 min the first time
     .venv/bin/python bench/assign.py --enterprises 20000 --inspectors 300 --districts 2 --runs 1   # smoke, ~15 s
-    .venv/bin/python bench/assign.py --ratios items --keep /tmp/assignbench-items --runs 1        # the date-stage shortage
+    .venv/bin/python bench/assign.py --ratios items --keep /tmp/assignbench-items --runs 1        # each item its own ratio
 """
 
 from __future__ import annotations
