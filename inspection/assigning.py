@@ -26,8 +26,8 @@ from inspection.eligibility import InspectorFacts, ItemFacts, VisitFacts
 from inspection.enums import InspectorStatus, TaskStatus
 from inspection.models import CheckItem, Inspector, InspectorConflict, InspectorLeave, InspectorQualification
 from inspection.task_models import Assignment, AssignmentRun, Draw, Task, TaskItem, Visit, VisitItem
-from inspection.tasks import get_task
 from inspection.staffing import Params, cpsat_seed, result_text, staff
+from inspection.tasks import get_task
 from inspection.validate import Rules, validate
 
 log = structlog.get_logger()
