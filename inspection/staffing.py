@@ -68,6 +68,9 @@ def staff(visits: Sequence[VisitFacts], inspectors: Sequence[InspectorFacts], pa
         slots.extend((n, d, count) for d, count in matching.team_slots(list(visit.items), params.team_size, params.lead))
     index = {i.id: n for n, i in enumerate(inspectors)}
     day_index = {d: n for n, d in enumerate(params.days)}
+    outside = next((v for v in visits if v.day not in day_index), None)
+    if outside is not None:
+        raise ValueError(f"visit {outside.id} ({outside.uscc}) is dated {outside.day}, not a working day of the window")
     districts = sorted({v.district for v in visits} | {i.district for i in inspectors})
     district_index = {d: n for n, d in enumerate(districts)}
     zone_index = {d: n for n, d in enumerate(sorted({partners.get(d, (d,)) for d in districts}))}

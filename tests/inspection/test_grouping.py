@@ -255,3 +255,17 @@ def test_polish_keeps_the_flow_s_counts_and_never_groups_worse(case: tuple[mt.In
     # Days without a split are untouched.
     calm = ~np.isin(pairs.day, split[:, 1])
     assert (out.chosen[calm] == sol.chosen[calm]).all()
+
+
+def test_a_wall_clock_cut_marks_the_run_not_reproducible(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wall-clock limit is only a safety net: when it stops a block before its deterministic
+    limit, the result is kept (never worse than the flow's) and the run says it may not repeat."""
+    pairs, chosen = determinism_case()
+    monkeypatch.setattr(gr, "BLOCK_WALL_SECONDS", 1e-9)
+    out = gr.group(pairs, chosen, seed=7)
+    assert out.blocks >= 1 and not out.reproducible
+    assert slot_counts(pairs, out.chosen) == slot_counts(pairs, chosen)
+    assert day_loads(pairs, out.chosen) == day_loads(pairs, chosen)
+    assert places(pairs, out.chosen) <= places(pairs, chosen)
+    monkeypatch.undo()
+    assert gr.group(pairs, chosen, seed=7).reproducible

@@ -313,3 +313,10 @@ def test_loads_follow_the_balance_targets() -> None:
         result = staff(visits, inspectors, params(per_day=3, days=(D1, D2, D3)), f"k{n}".encode())
         assert sorted(result.load.tolist()) == [6, 6, 6, 6]
         assert max(Counter((i, v.day) for v in visits for i in result.teams[v.id]).values()) <= 3
+
+
+def test_a_visit_outside_the_working_days_is_refused_by_name() -> None:
+    visits, inspectors, p = feasible_task()
+    late = [replace(visits[0], day=dt.date(2031, 1, 1)), *visits[1:]]
+    with pytest.raises(ValueError, match=r"is dated 2031-01-01, not a working day of the window"):
+        staff(late, inspectors, p, b"k" * 32)
