@@ -35,7 +35,7 @@ def cli(ctx: click.Context, database_url: str, log_format: str, log_level: str) 
 
 
 def _register() -> None:
-    from cli import assignments, credit, db, directory, plan, task
+    from cli import assignments, calendar, credit, db, directory, plan, task
 
     cli.add_command(db.db)
     cli.add_command(directory.import_cmd)
@@ -44,6 +44,7 @@ def _register() -> None:
     cli.add_command(plan.plan)
     cli.add_command(task.task)
     cli.add_command(assignments.assignments)
+    cli.add_command(calendar.calendar)
 
 
 _register()

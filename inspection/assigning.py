@@ -11,7 +11,6 @@ import time
 from collections import defaultdict
 from importlib import metadata
 
-import chinese_calendar
 import numpy as np
 import structlog
 from sqlalchemy import bindparam, select, update
@@ -21,6 +20,7 @@ from credit.bulk import insert_rows
 from credit.errors import SpotcheckError
 from credit.models import Department, Enterprise
 from inspection import inputs
+from inspection.calendar import working_days
 from inspection.dating import kind, spread
 from inspection.eligibility import InspectorFacts, ItemFacts, VisitFacts
 from inspection.enums import InspectorStatus, TaskStatus
@@ -37,15 +37,6 @@ class AssignmentShort(SpotcheckError):
     """Not every visit can be staffed; the message says how many and why."""
 
 
-def working_days(start: dt.date, end: dt.date) -> list[dt.date]:
-    """The working days of the window (statutory holidays and make-up days from chinese-calendar);
-    a year it does not know is refused, never guessed."""
-    try:
-        return list(chinese_calendar.get_workdays(start, end))
-    except NotImplementedError as exc:
-        raise SpotcheckError(f"no holiday schedule for the window {start}–{end}: {exc} (chinese-calendar {metadata.version('chinese-calendar')})") from None
-
-
 def assign_task(session: Session, code: str, operator: str) -> AssignmentRun:
     """Date every visit, staff it with eligible inspectors chosen by the key's lottery, check the
     result independently and store it with the facts it was solved from. Refused when the task
@@ -59,7 +50,7 @@ def assign_task(session: Session, code: str, operator: str) -> AssignmentRun:
         raise SpotcheckError(f"task {code} is already assigned; a withdrawn inspector is replaced with `spotcheck task replace`")
     draw = session.scalar(select(Draw).where(Draw.task_id == task.id))
     assert draw is not None
-    days = working_days(task.starts_on, task.ends_on)
+    days = working_days(session, task.starts_on, task.ends_on)
     if not days:
         raise SpotcheckError(f"task {code}: the window {task.starts_on}–{task.ends_on} has no working day")
     params = task_params(session, task, days)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from credit.db import Base, enum_type, one_of
+from credit.db import Base, enum_type, one_of, utcnow
 from inspection.enums import InspectorStatus, ItemKind
 
 
@@ -77,3 +77,17 @@ class CheckItem(Base):
     industries: Mapped[str] = mapped_column(String(256), default="")
     methods: Mapped[str] = mapped_column(String(64))
     import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"))
+
+
+class HolidaySchedule(Base):
+    """A State Council holiday schedule (部分节假日安排) loaded for a year chinese-calendar does not
+    know yet (workdays.py reads it). Never changed once loaded: deadlines were counted with it."""
+
+    __tablename__ = "holiday_schedules"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    source: Mapped[str] = mapped_column(String(256))
+    text: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    operator: Mapped[str] = mapped_column(String(64))

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from credit.errors import SpotcheckError
 from inspection import matching
-from inspection.assigning import AssignmentShort, inspector_facts, rules_of, task_params, visit_facts, working_days
+from inspection.assigning import AssignmentShort, inspector_facts, rules_of, task_params, visit_facts
+from inspection.calendar import working_days
 from inspection.eligibility import eligibility, explain, zones
 from inspection.models import Inspector
 from inspection.task_models import Assignment, AssignmentRun, Draw, Replacement, Visit
@@ -44,7 +45,7 @@ def replace_inspector(session: Session, code: str, number: str, reason: str, ope
     draw = session.scalar(select(Draw).where(Draw.task_id == task.id))
     assert draw is not None
 
-    days = working_days(task.starts_on, task.ends_on)
+    days = working_days(session, task.starts_on, task.ends_on)
     params = task_params(session, task, days)
     # The visits keep the dates they were given (the date stage is not run again).
     visits, _ = visit_facts(session, task, days, stored_dates=True)

@@ -1,0 +1,61 @@
+"""Loading holiday schedules and counting working days against the database's schedules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from importlib import metadata
+
+import chinese_calendar
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from credit.errors import SpotcheckError
+from inspection import workdays
+from inspection.models import HolidaySchedule
+
+
+def load_schedule(session: Session, name: str, text: str, operator: str) -> tuple[workdays.Schedule, str]:
+    """Store a schedule file; returns it and what happened: "loaded", or "unchanged" when the
+    same file was loaded before. A different file for a loaded year is refused (deadlines were
+    counted with the first), and so is a file that contradicts chinese-calendar for a year the
+    library knows."""
+    try:
+        schedule = workdays.parse_schedule(name, text)
+    except workdays.ScheduleError as exc:
+        raise SpotcheckError(str(exc)) from None
+    if workdays.library_knows(schedule.year):
+        day = dt.date(schedule.year, 1, 1)
+        while day.year == schedule.year:
+            if schedule.is_workday(day) != chinese_calendar.is_workday(day):
+                said = "a working day" if schedule.is_workday(day) else "a day off"
+                raise SpotcheckError(f"{name}: chinese-calendar {metadata.version('chinese-calendar')} knows {schedule.year} and disagrees: "
+                                     f"the file makes {day} {said}; the library's schedule is used for {schedule.year}")
+            day += dt.timedelta(days=1)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    stored = session.get(HolidaySchedule, schedule.year)
+    if stored is not None:
+        if stored.sha256 == digest:
+            return schedule, "unchanged"
+        raise SpotcheckError(f"{name}: a different schedule for {schedule.year} was loaded on {stored.loaded_at:%Y-%m-%d} ({stored.source}); "
+                             "a loaded schedule is never changed, because deadlines were counted with it")
+    session.add(HolidaySchedule(year=schedule.year, source=schedule.source, text=text, sha256=digest, operator=operator))
+    session.flush()
+    return schedule, "loaded"
+
+
+def loaded_schedules(session: Session) -> dict[int, workdays.Schedule]:
+    return {row.year: workdays.parse_schedule(f"schedule {row.year}", row.text) for row in session.scalars(select(HolidaySchedule))}
+
+
+def working_days(session: Session, start: dt.date, end: dt.date) -> list[dt.date]:
+    """The working days of ``start``–``end``; a year neither chinese-calendar nor a loaded
+    schedule knows is refused with what to do, never guessed."""
+    try:
+        return workdays.working_days(start, end, loaded_schedules(session))
+    except LookupError as exc:
+        year = exc.args[0]
+        raise SpotcheckError(
+            f"no holiday schedule for {year} (needed for {start}–{end}): chinese-calendar {metadata.version('chinese-calendar')} "
+            f"does not know it; load the State Council's schedule with `spotcheck calendar load FILE`"
+        ) from None
