@@ -74,6 +74,11 @@ def zones(cooperation: Sequence[Sequence[str]]) -> dict[str, tuple[str, ...]]:
     return {d: tuple(sorted(group)) for group in cooperation for d in group}
 
 
+def zone(partners: Zones, district: str) -> tuple[str, ...]:
+    """The districts whose inspectors may work in ``district``: its group, or itself alone."""
+    return tuple(partners.get(district, (district,)))
+
+
 def refusal(visit: VisitFacts, inspector: InspectorFacts, cross_station: bool, partners: Zones | None = None) -> str | None:
     """The first rule that keeps ``inspector`` off ``visit`` (for their own department's items),
     or None when they may inspect it. ``partners``: see :func:`zones`."""
@@ -119,7 +124,7 @@ def eligibility(visits: Sequence[VisitFacts], inspectors: Sequence[InspectorFact
     out = Eligibility()
     for visit in visits:
         for department in sorted(visit.items):
-            local = [i for d in partners.get(visit.district, (visit.district,)) for i in by_place.get((department, d), [])]
+            local = [i for d in zone(partners, visit.district) for i in by_place.get((department, d), [])]
             ok, refused = [], Counter()
             for inspector in local:
                 reason = refusal(visit, inspector, cross_station, partners)

@@ -15,7 +15,7 @@ from credit.errors import SpotcheckError
 from inspection import matching
 from inspection.assigning import AssignmentShort, inspector_facts, rules_of, task_params, visit_facts
 from inspection.calendar import working_days
-from inspection.eligibility import eligibility, explain, zones
+from inspection.eligibility import eligibility, explain, zone, zones
 from inspection.models import Inspector
 from inspection.task_models import Assignment, AssignmentRun, Draw, Replacement, Visit
 from inspection.tasks import get_task
@@ -89,11 +89,11 @@ def replace_inspector(session: Session, code: str, number: str, reason: str, ope
     availability = np.array([sum(on_duty(i, d) for d in days) for i in others], float)
     # Fair shares within each cooperation zone (or district): the visits its inspectors can serve.
     partners = zones(params.cooperation)
-    zone_names = sorted({partners.get(i.district, (i.district,)) for i in others} | {partners.get(visits[n].district, (visits[n].district,)) for n in affected})
-    zone_of = np.array([zone_names.index(partners.get(i.district, (i.district,))) for i in others], np.int64)
+    zone_names = sorted({zone(partners, i.district) for i in others} | {zone(partners, visits[n].district) for n in affected})
+    zone_of = np.array([zone_names.index(zone(partners, i.district)) for i in others], np.int64)
     demand = np.array([current[zone_of == z].sum() for z in range(len(zone_names))], float)
     for n in affected:
-        demand[zone_names.index(partners.get(visits[n].district, (visits[n].district,)))] += 1
+        demand[zone_names.index(zone(partners, visits[n].district))] += 1
     fair = matching.targets(demand, zone_of, availability)
     instance = matching.Instance(
         slot_visit=np.arange(len(affected), dtype=np.int64), slot_count=np.ones(len(affected), np.int64),

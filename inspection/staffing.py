@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from inspection import grouping, matching
-from inspection.eligibility import Eligibility, InspectorFacts, VisitFacts, eligibility, explain, zones
+from inspection.eligibility import Eligibility, InspectorFacts, VisitFacts, eligibility, explain, zone, zones
 
 # A cooperating inspector from another district of the zone costs one lottery range more than a
 # local one (属地管辖 first), still below the balance weight: cooperation is used where it
@@ -73,7 +73,7 @@ def staff(visits: Sequence[VisitFacts], inspectors: Sequence[InspectorFacts], pa
         raise ValueError(f"visit {outside.id} ({outside.uscc}) is dated {outside.day}, not a working day of the window")
     districts = sorted({v.district for v in visits} | {i.district for i in inspectors})
     district_index = {d: n for n, d in enumerate(districts)}
-    zone_index = {d: n for n, d in enumerate(sorted({partners.get(d, (d,)) for d in districts}))}
+    zone_index = {d: n for n, d in enumerate(sorted({zone(partners, d) for d in districts}))}
     pair_slot, pair_inspector, labels, away = [], [], [], []
     for s, (v, department, _) in enumerate(slots):
         visit = visits[v]
@@ -87,19 +87,19 @@ def staff(visits: Sequence[VisitFacts], inspectors: Sequence[InspectorFacts], pa
     pair_slot_a = np.array(pair_slot, np.int64)
     visit_day = np.array([day_index[v.day] for v in visits], np.int64)
     visit_district = np.array([district_index[v.district] for v in visits], np.int64)
-    visit_zone = np.array([zone_index[partners.get(v.district, (v.district,))] for v in visits], np.int64)
+    visit_zone = np.array([zone_index[zone(partners, v.district)] for v in visits], np.int64)
     pair_visit = slot_visit[pair_slot_a] if len(pair_slot_a) else pair_slot_a
     # Fair shares are taken inside each department × zone (an inspector's own district, or its
     # cooperation group): that is all the demand they can serve. Shares of the whole department
     # left a district a few visits short of its targets, and the flow then put the whole
     # shortfall on a few of its inspectors (bench/assign.py: 52–68 visits among equals).
-    groups = sorted({(i.department, partners.get(i.district, (i.district,))) for i in inspectors}
-                    | {(d, partners.get(visits[v].district, (visits[v].district,))) for v, d, _ in slots})
+    groups = sorted({(i.department, zone(partners, i.district)) for i in inspectors}
+                    | {(d, zone(partners, visits[v].district)) for v, d, _ in slots})
     group_index = {g: n for n, g in enumerate(groups)}
     demand = np.zeros(len(groups))
     for v, department, count in slots:
-        demand[group_index[(department, partners.get(visits[v].district, (visits[v].district,)))]] += count
-    inspector_group = np.array([group_index[(i.department, partners.get(i.district, (i.district,)))] for i in inspectors], np.int64)
+        demand[group_index[(department, zone(partners, visits[v].district))]] += count
+    inspector_group = np.array([group_index[(i.department, zone(partners, i.district))] for i in inspectors], np.int64)
     availability = np.array([sum(on_duty(i, day) for day in params.days) for i in inspectors], float)
     cost = matching.lottery(key, labels) + AWAY_COST * np.array(away, np.int64)
     instance = matching.Instance(
