@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from credit.db import Base, enum_type, one_of, utcnow
@@ -72,6 +73,11 @@ class Enterprise(Base):
     source_row: Mapped[int | None]
 
 
+# Spot checks known from outside (imported), as opposed to this system's published results; the
+# draw's yearly-cap query spells the same condition so both databases use the partial index.
+OUTSIDE_SPOT_CHECKS = "kind = 'spot_check' AND from_result = false"
+
+
 class CreditRecord(Base):
     """A credit record (信用记录). Append-only: a correction is a new row that supersedes the old."""
 
@@ -92,7 +98,8 @@ class CreditRecord(Base):
         Index("ix_credit_records_enterprise_key", "enterprise_id", "key_hash", "key_check", "content_hash"),
         # The draw counts each enterprise's spot checks in a year (the yearly cap): a partial
         # index holds only those records, so imports of other kinds pay nothing for it.
-        Index("ix_credit_records_spot_checks", "occurred_on", "enterprise_id", sqlite_where=text("kind = 'spot_check'"), postgresql_where=text("kind = 'spot_check'")),
+        # Spot checks recorded by this system's own publication are left out: their visits count already.
+        Index("ix_credit_records_spot_checks", "occurred_on", "enterprise_id", sqlite_where=text(OUTSIDE_SPOT_CHECKS), postgresql_where=text(OUTSIDE_SPOT_CHECKS)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -114,5 +121,7 @@ class CreditRecord(Base):
     key_check: Mapped[int]
     content_hash: Mapped[int]
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("credit_records.id"), index=True)
+    # Made by publishing this system's results (抽查—公示—信用), not imported.
+    from_result: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"))
     source_row: Mapped[int | None]

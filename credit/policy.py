@@ -70,6 +70,14 @@ class Policy:
     visits_per_day: int
     visits_per_task: int
     cross_station: bool
+    publish_working_days: int  # 一公开: results published within this many working days of the check
+    publish_due_soon: int  # "due soon" when this many working days or fewer are left
+    clean_record: bool  # 未发现问题 makes a spot-check record (category spot_check.clean)
+    rectify_working_days: int  # 责令改正: the period to rectify, from the check date
+    recheck_working_days: int  # 复查 due this long after the rectification deadline
+    report_back_working_days: int  # 移送/抄告/反馈: the receiving side reports back within this
+    listing_working_days: int  # 列入经营异常名录: decided within this after publication
+    followup_due_soon: int  # yellow light: due within this many working days
     text: str  # the TOML as given, stored with every run
     sha256: str  # of the canonical JSON of the validated values: formatting and comments do not count
 
@@ -163,6 +171,12 @@ class _Reader:
         value = self.get(key, int)
         if not 0 <= value <= 1200:
             raise self.error(key, f"months must be between 0 and 1200, got {value}")
+        return value
+
+    def working_days(self, key: str, *, low: int = 1) -> int:
+        value = self.get(key, int)
+        if not low <= value <= 250:
+            raise self.error(key, f"working days must be between {low} and 250, got {value}")
         return value
 
     def percent(self, key: str) -> Fraction:
@@ -335,6 +349,17 @@ def parse_policy(text: str, source: str) -> Policy:
         raise assign.error("visits_per_task", f"must be between 1 and 100000, got {per_task}")
     cross_station = assign.get("cross_station", bool)
     assign.done()
+
+    publication = top.sub("publication")
+    publish_days = publication.working_days("deadline_working_days")
+    publish_soon = publication.working_days("due_soon_working_days", low=0)
+    clean = publication.get("clean_record", bool)
+    publication.done()
+
+    followup = top.sub("followup")
+    followup_days = {k: followup.working_days(k) for k in ("rectify_working_days", "recheck_working_days", "report_back_working_days", "listing_working_days")}
+    followup_soon = followup.working_days("due_soon_working_days", low=0)
+    followup.done()
     top.done()
 
     values = {
@@ -352,6 +377,11 @@ def parse_policy(text: str, source: str) -> Policy:
         "general_max_ratio": format_percent(general_max), "recheck_months": recheck_months,
         "yearly_cap": yearly_cap, "inspectors_per_visit": per_visit,
         "visits_per_day": per_day, "visits_per_task": per_task, "cross_station": cross_station,
+        "publish_working_days": publish_days, "publish_due_soon": publish_soon, "clean_record": clean,
+        "rectify_working_days": followup_days["rectify_working_days"],
+        "recheck_working_days": followup_days["recheck_working_days"],
+        "report_back_working_days": followup_days["report_back_working_days"],
+        "listing_working_days": followup_days["listing_working_days"], "followup_due_soon": followup_soon,
     }
     canonical = json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return Policy(**values, text=text, sha256=hashlib.sha256(canonical.encode()).hexdigest())

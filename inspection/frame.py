@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from credit.enums import EnterpriseStatus
 from credit.errors import SpotcheckError
 from credit.grading import stream_rows
-from credit.models import CreditRecord
+from credit.models import OUTSIDE_SPOT_CHECKS, CreditRecord
 from credit.scoring import add_months_to
 from inspection.enums import TaskKind, TaskStatus
 from inspection import forked
@@ -312,10 +312,11 @@ def _exclude_checked(session: Session, p: FrameParams, ids: np.ndarray, members:
             members[rows, k] = False
             report["recently_checked"][p.items[k].code] = removed
         checks_this_year.update(visits_this_year.values())
-    # The literal kind = 'spot_check' lets both databases use the partial index on spot checks;
-    # "+r.id" keeps SQLite from scanning the primary key instead.
+    # Spot checks known from outside (this system's published results are its visits, counted
+    # above). The index's own condition, spelled the same, lets both databases use the partial
+    # index; "+r.id" keeps SQLite from scanning the primary key instead.
     spot_checks = (
-        "SELECT r.enterprise_id FROM credit_records r WHERE r.kind = 'spot_check'"
+        f"SELECT r.enterprise_id FROM credit_records r WHERE {OUTSIDE_SPOT_CHECKS}"
         " AND r.occurred_on >= :first AND r.occurred_on <= :last AND +r.id <= :max_record"
         " AND NOT EXISTS (SELECT 1 FROM credit_records s WHERE s.supersedes_id = r.id AND s.id <= :max_record)"
     )

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, pool
 import credit.grading_models  # noqa: F401  (registers the tables)
 import credit.models  # noqa: F401
 import inspection.models  # noqa: F401
+import inspection.result_models  # noqa: F401
 import inspection.task_models  # noqa: F401
 from credit.db import DEFAULT_DATABASE_URL, Base, UTCDateTime, make_engine
 

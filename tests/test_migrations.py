@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 import credit.grading_models  # noqa: F401  (registers the tables)
 import credit.models  # noqa: F401
 import inspection.models  # noqa: F401
+import inspection.result_models  # noqa: F401
 import inspection.task_models  # noqa: F401
 from credit.db import Base, make_engine
 from tests.conftest import Env
