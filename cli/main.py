@@ -35,7 +35,7 @@ def cli(ctx: click.Context, database_url: str, log_format: str, log_level: str) 
 
 
 def _register() -> None:
-    from cli import assignments, calendar, credit, db, directory, plan, task
+    from cli import assignments, calendar, credit, db, directory, evaluation, followup, plan, publication, result, task
 
     cli.add_command(db.db)
     cli.add_command(directory.import_cmd)
@@ -45,6 +45,11 @@ def _register() -> None:
     cli.add_command(task.task)
     cli.add_command(assignments.assignments)
     cli.add_command(calendar.calendar)
+    cli.add_command(evaluation.evaluation)
+    cli.add_command(result.result)
+    cli.add_command(publication.publish)
+    cli.add_command(publication.publication)
+    cli.add_command(followup.followup)
 
 
 _register()

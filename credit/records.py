@@ -177,3 +177,22 @@ class Records(Directory):
         )
         for r in self.session.execute(query):
             yield [r.uscc, *(export_cell(getattr(r, n)) for n in RECORD_FIELDS)]
+
+
+def add_record(session: Any, enterprise: Enterprise, *, kind: RecordKind, occurred_on: Any, department: str, document_no: str | None = None,
+               ground: AbnormalGround | None = None, result_codes: str | None = None, supersedes_id: int | None = None,
+               from_result: bool = False) -> CreditRecord:
+    """A credit record made by the system itself (a published result, a listing decision), keyed
+    like an imported one so a later import of the same record is recognised as unchanged."""
+    values: dict[str, Any] = dict.fromkeys(RECORD_FIELDS)
+    values.update(kind=kind, occurred_on=occurred_on, department=department, document_no=document_no, ground=ground,
+                  result_codes=result_codes, uscc=enterprise.uscc)
+    key_hash, key_check, content = record_digests(values)
+    record = CreditRecord(
+        enterprise_id=enterprise.id, kind=kind, ground=ground, result_codes=result_codes, occurred_on=occurred_on,
+        department=department, document_no=document_no, key_hash=key_hash, key_check=key_check, content_hash=content,
+        supersedes_id=supersedes_id, from_result=from_result,
+    )
+    session.add(record)
+    session.flush()
+    return record

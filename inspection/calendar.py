@@ -48,14 +48,37 @@ def loaded_schedules(session: Session) -> dict[int, workdays.Schedule]:
     return {row.year: workdays.parse_schedule(f"schedule {row.year}", row.text) for row in session.scalars(select(HolidaySchedule))}
 
 
+def _refusal(year: int, needed: str) -> SpotcheckError:
+    return SpotcheckError(
+        f"no holiday schedule for {year} (needed for {needed}): chinese-calendar {metadata.version('chinese-calendar')} "
+        f"does not know it; load the State Council's schedule with `spotcheck calendar load FILE`"
+    )
+
+
 def working_days(session: Session, start: dt.date, end: dt.date) -> list[dt.date]:
     """The working days of ``start``–``end``; a year neither chinese-calendar nor a loaded
     schedule knows is refused with what to do, never guessed."""
     try:
         return workdays.working_days(start, end, loaded_schedules(session))
     except LookupError as exc:
-        year = exc.args[0]
-        raise SpotcheckError(
-            f"no holiday schedule for {year} (needed for {start}–{end}): chinese-calendar {metadata.version('chinese-calendar')} "
-            f"does not know it; load the State Council's schedule with `spotcheck calendar load FILE`"
-        ) from None
+        raise _refusal(exc.args[0], f"{start}–{end}") from None
+
+
+class Workdays:
+    """Deadlines in working days against the database's schedules (statutory holidays and
+    make-up working days); an uncovered year is refused with what to do, never guessed."""
+
+    def __init__(self, session: Session) -> None:
+        self._days = workdays.Workdays(loaded_schedules(session))
+
+    def add(self, start: dt.date, count: int, what: str = "a deadline") -> dt.date:
+        try:
+            return self._days.add(start, count)
+        except LookupError as exc:
+            raise _refusal(exc.args[0], f"{what}: {count} working days after {start}") from None
+
+    def left(self, today: dt.date, deadline: dt.date) -> int:
+        try:
+            return self._days.left(today, deadline)
+        except LookupError as exc:
+            raise _refusal(exc.args[0], f"the working days between {today} and {deadline}") from None

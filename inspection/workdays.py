@@ -134,9 +134,34 @@ def working_days(start: dt.date, end: dt.date, schedules: Mapping[int, Schedule]
 def add_working_days(start: dt.date, count: int, schedules: Mapping[int, Schedule]) -> dt.date:
     """The ``count``-th working day after ``start`` (start itself not counted): a deadline of
     "20 working days after the visit"."""
-    day, left = start, count
-    while left > 0:
-        day += dt.timedelta(days=1)
-        if working_days(day, day, schedules):
-            left -= 1
-    return day
+    return Workdays(schedules).add(start, count)
+
+
+class Workdays:
+    """Working days for many deadlines at once: each day is looked up once. Raises LookupError
+    (the year) for a year neither chinese-calendar nor a loaded schedule covers."""
+
+    def __init__(self, schedules: Mapping[int, Schedule]) -> None:
+        self.schedules = schedules
+        self._days: dict[dt.date, bool] = {}
+
+    def is_workday(self, day: dt.date) -> bool:
+        known = self._days.get(day)
+        if known is None:
+            known = self._days[day] = bool(working_days(day, day, self.schedules))
+        return known
+
+    def add(self, start: dt.date, count: int) -> dt.date:
+        """The ``count``-th working day after ``start``."""
+        day, left = start, count
+        while left > 0:
+            day += dt.timedelta(days=1)
+            left -= self.is_workday(day)
+        return day
+
+    def left(self, today: dt.date, deadline: dt.date) -> int:
+        """Working days after ``today`` up to the deadline (0 on the deadline itself); negative
+        when the deadline has passed: minus the working days since."""
+        if deadline >= today:
+            return sum(self.is_workday(today + dt.timedelta(days=k)) for k in range(1, (deadline - today).days + 1))
+        return -sum(self.is_workday(deadline + dt.timedelta(days=k)) for k in range(1, (today - deadline).days + 1))
