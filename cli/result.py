@@ -46,7 +46,7 @@ def record_cmd(app: App, visit: str, inspector_no: str, items: tuple[str, ...], 
       spotcheck result record 2026-SPB-JLP-2-1/3 --inspector JC0001 --item SC-01 --method 实地检查 --result 1
       spotcheck result record 2026-SPB-JLP-2-1/3 --inspector JC0001 --item SC-02 --method 书面检查 \\
           --result "A;2;B" --findings "未按规定公示股东出资信息" --measure 责令改正
-      spotcheck result record 2026-SPB-JLP-2-1/9 --inspector JC0002 --item SC-01 --not-checked --result 6 --measure 其他
+      spotcheck result record 2026-SPB-JLP-2-1/9 --inspector JC0002 --item SC-01 --not-checked --result 7 --measure 其他
     """
     with summary("result record", visit=visit) as facts:
         try:
@@ -111,11 +111,12 @@ def submit_cmd(app: App, visit: str, inspector_no: str) -> None:
 @click.option("--approve", "decision", flag_value="approve", help="Approve (待审核 → 已审核).")
 @click.option("--return", "decision", flag_value="return", help="Return to the team (→ 录入) with --reason.")
 @click.option("--reason", help="Why the results go back (required with --return).")
+@click.option("--on", "on", type=DATE, help="The review date (default: today); follow-up cases open on it.")
 @policy_option
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
-def review_cmd(app: App, visit: str, decision: str | None, reason: str | None, policy_file: Path | None, as_json: bool) -> None:
+def review_cmd(app: App, visit: str, decision: str | None, reason: str | None, on: dt.datetime | None, policy_file: Path | None, as_json: bool) -> None:
     """Approve or return VISIT's submitted results. Approval opens a follow-up case (后续处置)
     for each department and measure that needs one.
 
@@ -128,8 +129,9 @@ def review_cmd(app: App, visit: str, decision: str | None, reason: str | None, p
         raise click.UsageError("give --approve or --return")
     with summary("result review", visit=visit, decision=decision) as facts:
         with app.session() as session:
-            v, task, state = results.review(session, visit, decision == "approve", reason, operator())
-            cases = followup.open_cases(session, load_policy(policy_file), v, dt.date.today(), operator()) if decision == "approve" else []
+            day = on.date() if on else dt.date.today()
+            v, task, state = results.review(session, visit, decision == "approve", reason, operator(), day, dt.date.today())
+            cases = followup.open_cases(session, load_policy(policy_file), v, day, operator()) if decision == "approve" else []
             payload = {"visit": visit, "state": state.state.label, "cases": [c.id for c in cases]}
         facts["cases"] = len(cases)
     if as_json:

@@ -54,13 +54,15 @@ def open_cases(session: Session, policy: Policy, visit: Visit, today: dt.date, o
     ):
         if measure is not Measure.NONE:
             groups[(department_id, CASE_OF_MEASURE[measure])].append(task_item_id)
-    existing = set(session.execute(select(FollowupCase.department_id, FollowupCase.kind).where(FollowupCase.visit_id == visit.id)).tuples())
+    existing = {(d, k) for d, k in session.execute(select(FollowupCase.department_id, FollowupCase.kind).where(FollowupCase.visit_id == visit.id))}
     days = Workdays(session)
     opened = []
     for (department_id, kind), items in sorted(groups.items()):
         if (department_id, kind) in existing:
             continue
-        case = FollowupCase(visit_id=visit.id, department_id=department_id, kind=kind, opened_on=today)
+        # 责令改正 is ordered on the spot, at the check; the other measures start with the review.
+        case = FollowupCase(visit_id=visit.id, department_id=department_id, kind=kind,
+                            opened_on=result.checked_on if kind is CaseKind.ORDER else today)
         if kind is CaseKind.ORDER:
             case.phase = CasePhase.RECTIFYING
             case.rectify_by = days.add(result.checked_on, policy.rectify_working_days, "the rectification deadline")
@@ -74,7 +76,7 @@ def open_cases(session: Session, policy: Policy, visit: Visit, today: dt.date, o
         session.add(case)
         session.flush()
         session.add_all(FollowupItem(case_id=case.id, task_item_id=i) for i in items)
-        _step(session, case, "opened", today, kind.label, operator)
+        _step(session, case, "opened", case.opened_on, kind.label, operator)
         opened.append(case)
     return opened
 
@@ -202,11 +204,11 @@ def close(session: Session, case: FollowupCase, outcome: str, on: dt.date, today
     """已完结, only after the case's closing step."""
     _open(case, "close")
     _check_on(case, on, today)
+    if case.phase is CasePhase.AWAITING:
+        raise _refuse(case, "close", f"it closes when {case.receiver} reports back (--reported-back)")
     if case.kind is CaseKind.ORDER:
         if case.phase is not CasePhase.RECHECKED or not _last_recheck(session, case).rectified:
             raise _refuse(case, "close", "a 责令改正 case closes after a re-check (复查) found the items rectified (--recheck ... --rectified)")
-    elif case.phase is CasePhase.AWAITING:
-        raise _refuse(case, "close", f"it closes when {case.receiver} reports back (--reported-back)")
     elif case.kind is CaseKind.ABNORMAL:
         raise _refuse(case, "close", "a listing proposal closes with its decision (--listed DOCUMENT_NO or --not-listed)")
     _close(session, case, on, outcome, "closed", operator)

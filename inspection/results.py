@@ -146,10 +146,14 @@ def submit(session: Session, ref: str, inspector_no: str) -> VisitResult:
     return result
 
 
-def review(session: Session, ref: str, approve: bool, reason: str | None, reviewer: str) -> tuple[Visit, Task, VisitResult]:
-    """待审核 → 已审核, or back to 录入 with the reason."""
+def review(session: Session, ref: str, approve: bool, reason: str | None, reviewer: str, on: dt.date, today: dt.date) -> tuple[Visit, Task, VisitResult]:
+    """待审核 → 已审核, or back to 录入 with the reason, on the day ``on``."""
     visit, task, result = _result_of(session, ref)
     _expect(result, ref, ResultState.SUBMITTED, "review")
+    if on > today:
+        raise SpotcheckError(f"the review date {on} is in the future")
+    if on < result.checked_on:
+        raise SpotcheckError(f"the review date {on} is before the check date {result.checked_on}")
     if not approve and not (reason or "").strip():
         raise SpotcheckError("a return needs --reason (what the team must correct)")
     result.reviewer, result.reviewed_at = reviewer, dt.datetime.now(dt.UTC)

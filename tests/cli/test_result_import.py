@@ -201,7 +201,7 @@ class TestRefused:
         nothing_stored(env)
 
     @pytest.mark.parametrize(("change", "reason"), [
-        ({"results": "9"}, "result 9 (注销) means the item could not be checked"),
+        ({"results": "9", "measure": "其他"}, "result 9 (注销) means the item could not be checked"),
         ({"results": "A;2;B", "measure": "无需后续处置", "findings": FINDINGS}, "needs a 后续处置措施 other than"),
         ({"results": "A;2;B", "measure": "责令改正"}, "a problem found needs its 发现问题情况"),
         ({"methods": ""}, "a checked item needs its 核查方式"),
