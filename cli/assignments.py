@@ -32,11 +32,11 @@ def assignments(app: App, number: str, task_code: str | None, out: Path | None, 
         click.echo(f"{n} visits written to {out}")
         return
     if as_json:
-        click.echo(json.dumps([{"day": r.day.isoformat(), "task": r.task, "enterprise": r.enterprise, "uscc": r.uscc,
+        click.echo(json.dumps([{"day": r.day.isoformat(), "visit": r.visit, "task": r.task, "enterprise": r.enterprise, "uscc": r.uscc,
                                 "address": r.address, "items": list(r.items), "team": list(r.team), "documents": list(r.documents)}
                                for r in rows], ensure_ascii=False))
         return
     click.echo(f"{inspector.name} ({inspector.inspector_no}): {len(rows)} visits")
     for r in rows:
-        click.echo(f"  {r.day} {r.task} {r.enterprise} {r.uscc} {r.address}")
+        click.echo(f"  {r.day} {r.visit} {r.enterprise} {r.uscc} {r.address}")
         click.echo(f"      items: {'；'.join(r.items)}; team: {'、'.join(r.team)}; bring: {'、'.join(r.documents)}")

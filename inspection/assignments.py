@@ -16,8 +16,9 @@ from credit.tabular import write_table
 from inspection.enums import CheckMethod
 from inspection.models import CheckItem, Inspector
 from inspection.task_models import Assignment, AssignmentRun, Task, TaskItem, Visit, VisitItem
+from inspection.visits import visit_ref
 
-HEADER = ["检查日期", "任务编号", "任务名称", "企业名称", "统一社会信用代码", "住所", "检查事项", "检查组成员", "随带文书"]
+HEADER = ["检查日期", "检查编号", "任务编号", "任务名称", "企业名称", "统一社会信用代码", "住所", "检查事项", "检查组成员", "随带文书"]
 # What every team brings (执法人员出示执法证件; the notice told the enterprise once what to prepare).
 DOCUMENTS = ("执法证件", "检查通知书", "现场检查笔录")
 
@@ -25,6 +26,7 @@ DOCUMENTS = ("执法证件", "检查通知书", "现场检查笔录")
 @dataclass(frozen=True)
 class AssignedVisit:
     day: dt.date
+    visit: str  # 检查编号 (TASK/NUMBER): how results are recorded against the visit
     task: str
     task_name: str
     enterprise: str
@@ -35,7 +37,7 @@ class AssignedVisit:
     documents: tuple[str, ...]
 
     def row(self) -> list[object]:
-        return [self.day, self.task, self.task_name, self.enterprise, self.uscc, self.address,
+        return [self.day, self.visit, self.task, self.task_name, self.enterprise, self.uscc, self.address,
                 "；".join(self.items), "、".join(self.team), "、".join(self.documents)]
 
 
@@ -67,7 +69,7 @@ def inspector_assignments(session: Session, number: str, task_code: str | None =
         methods = {m for _, ms in items for m in filter(None, ms.split(";"))}
         documents = DOCUMENTS if CheckMethod.ONSITE.value in methods else DOCUMENTS[:2]
         out.append(AssignedVisit(
-            visit.scheduled_on, task.code, task.name, enterprise.name, enterprise.uscc, enterprise.address or "",
+            visit.scheduled_on, visit_ref(task.code, visit.rank), task.code, task.name, enterprise.name, enterprise.uscc, enterprise.address or "",
             tuple(name for name, _ in items), tuple(f"{n}（{no}，{d}）" for n, no, d in team), documents,
         ))
     return inspector, out
@@ -100,7 +102,7 @@ def calendar(inspector: Inspector, rows: list[AssignedVisit]) -> bytes:
         event.add("dtend", r.day + dt.timedelta(days=1))
         event.add("summary", f"抽查：{r.enterprise}")
         event.add("location", r.address)
-        event.add("description", f"任务 {r.task} {r.task_name}\n统一社会信用代码 {r.uscc}\n检查事项：{'；'.join(r.items)}\n"
+        event.add("description", f"检查编号 {r.visit}\n任务 {r.task} {r.task_name}\n统一社会信用代码 {r.uscc}\n检查事项：{'；'.join(r.items)}\n"
                                  f"检查组：{'、'.join(r.team)}\n随带文书：{'、'.join(r.documents)}")
         cal.add_component(event)
     return cal.to_ical()

@@ -129,10 +129,14 @@ class TestAssignmentsList:
         assert all(len(r["team"]) == 2 and r["documents"][0] == "执法证件" for r in listed)
         days = [r["day"] for r in listed]
         assert days == sorted(days)
+        # The 检查编号 names the visit the inspector records results against.
+        for r in listed:
+            assert env.json("result", "show", r["visit"])["visit"] == env.json("result", "show", f"T1/{r['uscc']}")["visit"] == r["visit"]
 
         env.run("assignments", "--inspector", "JC0001", "--out", str(env.tmp / "a.csv"))
         rows = read_csv(env.tmp / "a.csv")
-        assert rows[0][:5] == ["检查日期", "任务编号", "任务名称", "企业名称", "统一社会信用代码"] and len(rows) == len(mine) + 1
+        assert rows[0][:6] == ["检查日期", "检查编号", "任务编号", "任务名称", "企业名称", "统一社会信用代码"] and len(rows) == len(mine) + 1
+        assert all(row[1].startswith("T1/") for row in rows[1:])
 
         env.run("assignments", "--inspector", "JC0001", "--out", str(env.tmp / "a.xlsx"))
         sheet = openpyxl.load_workbook(env.tmp / "a.xlsx").active
