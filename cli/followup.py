@@ -56,7 +56,14 @@ def list_cmd(app: App, overdue: bool, department: str | None, task_code: str | N
         click.echo(f"as of {day}: no follow-up cases" + (" overdue" if overdue else ""))
         return
     for r in rows:
-        left = "" if r.working_days_left is None else (f", {r.working_days_left} working days left" if r.working_days_left >= 0 else f", {-r.working_days_left} working days overdue")
+        if r.light == "closed":
+            left = ""
+        elif r.working_days_left is None:
+            left = ", overdue (working days uncounted: a later year has no holiday schedule yet)"
+        elif r.working_days_left >= 0:
+            left = f", {r.working_days_left} working days left"
+        else:
+            left = f", {-r.working_days_left} working days overdue"
         click.echo(f"  {r.id:>5} {LIGHTS[r.light]} {r.kind}/{r.phase} {r.visit} {r.enterprise} [{r.department}] items {','.join(r.items) or '-'}"
                    f" deadline {r.deadline}{left}" + (f" → {r.receiver}" if r.receiver else "") + (f"; {r.closed_on} {r.outcome}" if r.closed_on else ""))
 

@@ -101,6 +101,12 @@ def status(app: App, task_code: str | None, as_of: dt.datetime | None, show_all:
     for r in rows:
         if r.published_on is not None and not show_all:
             continue
-        left = f"{r.working_days_left} working days left" if r.working_days_left is not None and r.working_days_left >= 0 else (
-            f"{-r.working_days_left} working days overdue" if r.working_days_left is not None else f"published {r.published_on}")
+        if r.published_on is not None:
+            left = f"published {r.published_on}"
+        elif r.working_days_left is None:
+            left = "overdue; load the later year's holiday schedule to count the working days"
+        elif r.working_days_left >= 0:
+            left = f"{r.working_days_left} working days left"
+        else:
+            left = f"{-r.working_days_left} working days overdue"
         click.echo(f"  {r.timeliness:<17} {r.visit:<24} {r.state:<4} checked {r.checked_on} deadline {r.deadline} ({left}) {r.enterprise}")

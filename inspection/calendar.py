@@ -77,8 +77,13 @@ class Workdays:
         except LookupError as exc:
             raise _refusal(exc.args[0], f"{what}: {count} working days after {start}") from None
 
-    def left(self, today: dt.date, deadline: dt.date) -> int:
+    def left(self, today: dt.date, deadline: dt.date) -> int | None:
+        """Working days left (negative: overdue). None when the deadline has passed for certain but
+        the working days since cannot be counted: a year after it has no schedule yet. Being
+        overdue needs no guess; the count would."""
         try:
             return self._days.left(today, deadline)
         except LookupError as exc:
+            if deadline < today:
+                return None
             raise _refusal(exc.args[0], f"the working days between {today} and {deadline}") from None

@@ -269,9 +269,10 @@ class CaseRow:
     outcome: str | None
 
 
-def light_of(left: int, due_soon: int) -> str:
-    """红黄绿灯: red overdue, yellow due within ``due_soon`` working days, green otherwise."""
-    return "red" if left < 0 else "yellow" if left <= due_soon else "green"
+def light_of(left: int | None, due_soon: int) -> str:
+    """红黄绿灯: red overdue, yellow due within ``due_soon`` working days, green otherwise.
+    ``left`` None: overdue by an uncounted number of working days."""
+    return "red" if left is None or left < 0 else "yellow" if left <= due_soon else "green"
 
 
 def list_cases(session: Session, policy: Policy, as_of: dt.date, *, overdue: bool = False, department: str | None = None,

@@ -28,7 +28,7 @@ class StatusRow:
     checked_on: dt.date  # the check date, or the scheduled day while nothing is recorded
     deadline: dt.date
     published_on: dt.date | None
-    working_days_left: int | None
+    working_days_left: int | None  # None once published, or overdue in a year without a schedule
     timeliness: str  # on_time, due_soon, overdue; published_on_time, published_late
 
 
@@ -57,7 +57,7 @@ def publication_status(session: Session, policy: Policy, as_of: dt.date, task: s
             left, timeliness = None, "published_late" if published_on > deadline else "published_on_time"
         else:
             left = days.left(as_of, deadline)
-            timeliness = "overdue" if left < 0 else "due_soon" if left <= policy.publish_due_soon else "on_time"
+            timeliness = "overdue" if left is None or left < 0 else "due_soon" if left <= policy.publish_due_soon else "on_time"
         label = ResultState(state).label if state is not None else NOT_RECORDED
         rows.append(StatusRow(visit_ref(code, rank), name, label, day, deadline, published_on, left, timeliness))
     order = {"overdue": 0, "due_soon": 1, "on_time": 2, "published_late": 3, "published_on_time": 4}

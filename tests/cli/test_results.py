@@ -388,3 +388,22 @@ def test_deadline_in_a_year_without_schedule_is_refused_then_accepted(env: Env, 
     status = env.json("publication", "status", "--as-of", "2027-01-20")
     assert status["visits"] and all(v["state"] == "未录入" for v in status["visits"])
     assert all(Path is not None and v["deadline"] >= "2027-01-01" for v in status["visits"] if v["checked_on"] >= "2026-12-15")
+
+
+def test_overdue_into_a_year_without_schedule_is_still_overdue(joint: Env) -> None:
+    """Being overdue needs no guess; only counting the working days since would: the count is left
+    out until the year's schedule is loaded, and the visit and the case are still red."""
+    from tests.cli.test_calendar import SCHEDULE_2027
+
+    rank = two_item_visits(joint)[0]
+    problem(joint, rank, "K-01")
+    record(joint, rank, "K-02")
+    through_review(joint, rank)
+    status = {v["visit"]: v for v in joint.json("publication", "status", "--as-of", "2027-01-20")["visits"]}
+    assert status[f"T1/{rank}"]["timeliness"] == "overdue" and status[f"T1/{rank}"]["working_days_left"] is None
+    assert "load the later year's holiday schedule" in joint.run("publication", "status", "--as-of", "2027-01-20").stdout
+    case = joint.json("followup", "list", "--as-of", "2027-01-20")[0]
+    assert case["light"] == "red" and case["working_days_left"] is None
+    joint.run("calendar", "load", str(write(joint, "calendar-2027.toml", SCHEDULE_2027)))
+    counted = {v["visit"]: v for v in joint.json("publication", "status", "--as-of", "2027-01-20")["visits"]}
+    assert counted[f"T1/{rank}"]["working_days_left"] < -150

@@ -120,7 +120,8 @@ class TestSpread:
 
 def test_pure_modules_do_not_import_sqlalchemy() -> None:
     code = ("import sys, inspection.eligibility, inspection.dating, inspection.validate, inspection.matching, inspection.grouping,"
-            " inspection.staffing, inspection.inputs, inspection.workdays, inspection.publication_pages; assert 'sqlalchemy' not in sys.modules")
+            " inspection.staffing, inspection.inputs, inspection.workdays, inspection.publication_pages,"
+            " inspection.result_rules; assert 'sqlalchemy' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
