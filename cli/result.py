@@ -90,24 +90,26 @@ def import_cmd(app: App, file: Path, sheet: str | None, as_json: bool) -> None:
 
 
 @result.command("submit")
-@click.argument("visit")
-@click.option("--inspector", "inspector_no", required=True, help="Your inspector number (a member of the team).")
+@click.argument("visits", metavar="VISIT...", nargs=-1, required=True)
+@click.option("--inspector", "inspector_no", required=True, help="Your inspector number (a member of each visit's team).")
 @pass_app
 @domain_errors
-def submit_cmd(app: App, visit: str, inspector_no: str) -> None:
-    """Submit VISIT's results for review (录入 → 待审核) once every item has its result.
+def submit_cmd(app: App, visits: tuple[str, ...], inspector_no: str) -> None:
+    """Submit visits' results for review (录入 → 待审核) once every item has its result.
+    Several visits are submitted together or, if one is refused, none.
 
     \b
     Example:
       spotcheck result submit 2026-SPB-JLP-2-1/3 --inspector JC0001
     """
-    with summary("result submit", visit=visit), app.session() as session:
-        results.submit(session, visit, inspector_no)
-    click.echo(f"{visit}: submitted for review (待审核)")
+    with summary("result submit", visits=len(visits)), app.session() as session:
+        for visit in visits:
+            results.submit(session, visit, inspector_no)
+    click.echo(f"{', '.join(visits)}: submitted for review (待审核)" if len(visits) <= 3 else f"{len(visits)} visits submitted for review (待审核)")
 
 
 @result.command("review")
-@click.argument("visit")
+@click.argument("visits", metavar="VISIT...", nargs=-1, required=True)
 @click.option("--approve", "decision", flag_value="approve", help="Approve (待审核 → 已审核).")
 @click.option("--return", "decision", flag_value="return", help="Return to the team (→ 录入) with --reason.")
 @click.option("--reason", help="Why the results go back (required with --return).")
@@ -116,30 +118,36 @@ def submit_cmd(app: App, visit: str, inspector_no: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
-def review_cmd(app: App, visit: str, decision: str | None, reason: str | None, on: dt.datetime | None, policy_file: Path | None, as_json: bool) -> None:
-    """Approve or return VISIT's submitted results. Approval opens a follow-up case (后续处置)
-    for each department and measure that needs one.
+def review_cmd(app: App, visits: tuple[str, ...], decision: str | None, reason: str | None, on: dt.datetime | None, policy_file: Path | None, as_json: bool) -> None:
+    """Approve or return submitted results of one or more visits (all or, if one is refused, none).
+    Approval opens a follow-up case (后续处置) for each department and measure that needs one.
 
     \b
     Examples:
-      spotcheck result review 2026-SPB-JLP-2-1/3 --approve
+      spotcheck result review 2026-SPB-JLP-2-1/3 2026-SPB-JLP-2-1/5 --approve
       spotcheck result review 2026-SPB-JLP-2-1/4 --return --reason "发现问题情况未写明具体事实"
     """
     if decision is None:
         raise click.UsageError("give --approve or --return")
-    with summary("result review", visit=visit, decision=decision) as facts:
+    policy = load_policy(policy_file)
+    day = on.date() if on else dt.date.today()
+    reviewed = []
+    with summary("result review", visits=len(visits), decision=decision) as facts:
         with app.session() as session:
-            day = on.date() if on else dt.date.today()
-            v, task, state = results.review(session, visit, decision == "approve", reason, operator(), day, dt.date.today())
-            cases = followup.open_cases(session, load_policy(policy_file), v, day, operator()) if decision == "approve" else []
-            payload = {"visit": visit, "state": state.state.label, "cases": [c.id for c in cases]}
-        facts["cases"] = len(cases)
+            for visit in visits:
+                v, _, state = results.review(session, visit, decision == "approve", reason, operator(), day, dt.date.today())
+                cases = followup.open_cases(session, policy, v, day, operator()) if decision == "approve" else []
+                reviewed.append({"visit": visit, "state": state.state.label, "cases": [c.id for c in cases]})
+        facts["cases"] = sum(len(r["cases"]) for r in reviewed)
     if as_json:
-        click.echo(json.dumps(payload, ensure_ascii=False))
-    elif decision == "approve":
-        click.echo(f"{visit}: approved (已审核); {len(cases)} follow-up case(s) opened" + (f": {', '.join(map(str, payload['cases']))}" if cases else ""))
-    else:
-        click.echo(f"{visit}: returned to the team (录入): {reason}")
+        click.echo(json.dumps(reviewed[0] if len(reviewed) == 1 else reviewed, ensure_ascii=False))
+        return
+    for r in reviewed:
+        if decision == "approve":
+            cases = r["cases"]
+            click.echo(f"{r['visit']}: approved (已审核); {len(cases)} follow-up case(s) opened" + (f": {', '.join(map(str, cases))}" if cases else ""))
+        else:
+            click.echo(f"{r['visit']}: returned to the team (录入): {reason}")
 
 
 @result.command("correct")

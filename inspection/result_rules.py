@@ -83,4 +83,5 @@ def result_text(codes: Iterable[str]) -> str:
 
 def listing_grounds(codes: Iterable[str]) -> tuple[AbnormalGround, ...]:
     """The abnormal-list grounds these results propose, in table order."""
-    return tuple(LISTING[c] for c in result_codes() if c in LISTING and c in set(codes))
+    chosen = set(codes)
+    return tuple(LISTING[c] for c in result_codes() if c in LISTING and c in chosen)
