@@ -407,3 +407,32 @@ def test_overdue_into_a_year_without_schedule_is_still_overdue(joint: Env) -> No
     joint.run("calendar", "load", str(write(joint, "calendar-2027.toml", SCHEDULE_2027)))
     counted = {v["visit"]: v for v in joint.json("publication", "status", "--as-of", "2027-01-20")["visits"]}
     assert counted[f"T1/{rank}"]["working_days_left"] < -150
+
+
+def test_the_october_example_runs_through_the_loop(tmp_path: Path) -> None:
+    """What scripts/demo does with examples/task-october.toml and scripts/simulate_results.py."""
+    import subprocess
+    import sys
+
+    from tests.cli.test_task import EXAMPLES, SEED, load_examples
+
+    root = Path(__file__).resolve().parents[2]
+    env = Env(f"sqlite:///{tmp_path / 'demo.db'}", tmp_path)
+    env.run("db", "upgrade")
+    load_examples(env)  # with the example plan
+    env.run("task", "create", str(EXAMPLES / "task-october.toml"), "--seed", SEED)
+    code = "2026-SPB-JLP-2-2"
+    env.run("task", "draw", code, "--entropy", "x")
+    env.run("task", "assign", code)
+    out = tmp_path / "results.csv"
+    subprocess.run([sys.executable, str(root / "scripts" / "simulate_results.py"), str(tmp_path / "demo.db"), code, str(out)], check=True, capture_output=True)
+    counts = env.json("result", "import", str(out))
+    visits = rows(env, f"SELECT v.rank, min(i.inspector_no) FROM visits v JOIN tasks t ON t.id = v.task_id JOIN assignments a ON a.visit_id = v.id"
+                       f" JOIN inspectors i ON i.id = a.inspector_id WHERE t.code = '{code}' GROUP BY v.rank ORDER BY v.rank")
+    assert counts["visits"] == len(visits) > 5
+    for rank, member in visits:
+        env.run("result", "submit", f"{code}/{rank}", "--inspector", member)
+    env.run("result", "review", *(f"{code}/{rank}" for rank, _ in visits), "--approve", "--on", "2026-11-16")
+    report = env.json("publish", code, "--on", "2026-11-20", "--out", str(tmp_path / "pub"))
+    assert report["visits"] == len(visits) and report["listing_proposals"] == 1 and report["late"] > 0
+    assert any(c["kind"] == "责令改正" for c in env.json("followup", "list", "--as-of", "2026-11-20"))
