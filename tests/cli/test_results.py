@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.cli import test_result_import
 from tests.cli.test_assign import inspector, load_inspectors
 from tests.cli.test_task import STATION_A, USCC, create, draw, execute, load_small, rows, task_toml, write
 from tests.conftest import Env
@@ -25,16 +26,15 @@ ZERO_DAY = "2026-03-02"  # a Monday: 20 working days later is 2026-03-30 (no hol
 DEADLINE = "2026-03-30"
 
 
+two_items = test_result_import.two_items  # the fixture: T1 on K-01 and K-02, drawn and assigned
+
+
 @pytest.fixture
-def joint(env: Env, make_uscc: USCC) -> Env:
-    load_small(env, make_uscc)
-    create(env, "T1", stations=[STATION_A], items=("K-01", "K-02"), extra="cross_station = true\nvisits_per_day = 2\n")
-    draw(env, "T1")
-    load_inspectors(env, [inspector(n, qualified="K-01;K-02") for n in range(1, 5)])
-    env.run("task", "assign", "T1")
-    execute(env, "UPDATE task_items SET department_id = (SELECT id FROM departments WHERE code = 'YJJ')"
-                 " WHERE item_id IN (SELECT id FROM check_items WHERE code = 'K-02')")
-    return env
+def joint(two_items: Env) -> Env:
+    """T1 with K-02 handed to 应急管理局 after the assignment: a joint task of two departments."""
+    execute(two_items, "UPDATE task_items SET department_id = (SELECT id FROM departments WHERE code = 'YJJ')"
+                       " WHERE item_id IN (SELECT id FROM check_items WHERE code = 'K-02')")
+    return two_items
 
 
 def team(env: Env, rank: int) -> list[str]:
