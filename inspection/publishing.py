@@ -58,15 +58,28 @@ def publication_number(task: Task, visit: Visit, department: Department, revisio
     return base if revision == 1 else f"{base}-R{revision}"
 
 
-def _entries_by_department(session: Session, visit_id: int) -> dict[int, list[ItemEntry]]:
-    out: dict[int, list[ItemEntry]] = defaultdict(list)
+def _entries(session: Session, task: Task) -> dict[int, dict[int, list[ItemEntry]]]:
+    """Every item result of the task's approved visits: visit → department → entries, in one query."""
+    out: dict[int, dict[int, list[ItemEntry]]] = defaultdict(lambda: defaultdict(list))
     for row, department_id in session.execute(
         select(ItemResult, TaskItem.department_id).join(TaskItem, TaskItem.id == ItemResult.task_item_id)
-        .where(ItemResult.visit_id == visit_id).order_by(ItemResult.task_item_id)
+        .join(VisitResult, VisitResult.visit_id == ItemResult.visit_id)
+        .where(TaskItem.task_id == task.id, VisitResult.state == ResultState.APPROVED)
+        .order_by(ItemResult.visit_id, ItemResult.task_item_id)
     ):
         methods = tuple(CheckMethod(m) for m in filter(None, row.methods.split(";")))
-        out[department_id].append(ItemEntry(row.checked, methods, tuple(row.result_codes.split(";")), row.findings, row.measure))
+        out[row.visit_id][department_id].append(ItemEntry(row.checked, methods, tuple(row.result_codes.split(";")), row.findings, row.measure))
     return out
+
+
+def _latest(session: Session, task: Task) -> dict[tuple[int, int], Publication]:
+    """The latest publication of each (visit, department) of the task: what a correction supersedes."""
+    latest: dict[tuple[int, int], Publication] = {}
+    for publication in session.scalars(
+        select(Publication).join(Visit, Visit.id == Publication.visit_id).where(Visit.task_id == task.id).order_by(Publication.revision)
+    ):
+        latest[(publication.visit_id, publication.department_id)] = publication
+    return latest
 
 
 def publish_task(session: Session, policy: Policy, code: str, on: dt.date, today: dt.date, operator: str) -> tuple[Task, PublishReport]:
@@ -83,13 +96,15 @@ def publish_task(session: Session, policy: Policy, code: str, on: dt.date, today
     if early:
         raise SpotcheckError(f"the publication date {on} is before the check date of visit(s) {', '.join(early[:5])}")
     departments = {d.id: d for d in session.scalars(select(Department))}
+    entries, latest = _entries(session, task), _latest(session, task)
     days = Workdays(session)
     report = PublishReport()
     for result, visit, enterprise in approved:
         deadline = days.add(result.checked_on, policy.publish_working_days, "the publication deadline")
-        for department_id, entries in sorted(_entries_by_department(session, visit.id).items(), key=lambda kv: departments[kv[0]].code):
-            department = departments[department_id]
-            publication = _publish_one(session, policy, task, visit, enterprise, result, department, entries, deadline, on, operator, days, report)
+        for department_id, mine in sorted(entries[visit.id].items(), key=lambda kv: departments[kv[0]].code):
+            prior = latest.get((visit.id, department_id))
+            publication = _publish_one(session, policy, task, visit, enterprise, result, departments[department_id], mine, prior,
+                                       deadline, on, operator, days, report)
             report.numbers.append(publication.number)
         result.state, result.published_on, result.updated_at = ResultState.PUBLISHED, on, dt.datetime.now(dt.UTC)
         report.visits += 1
@@ -97,12 +112,9 @@ def publish_task(session: Session, policy: Policy, code: str, on: dt.date, today
 
 
 def _publish_one(session: Session, policy: Policy, task: Task, visit: Visit, enterprise: Enterprise, result: VisitResult, department: Department,
-                 entries: list[ItemEntry], deadline: dt.date, on: dt.date, operator: str, days: Workdays, report: PublishReport) -> Publication:
+                 entries: list[ItemEntry], prior: Publication | None, deadline: dt.date, on: dt.date, operator: str, days: Workdays,
+                 report: PublishReport) -> Publication:
     codes = department_codes(entries)
-    prior = session.scalar(
-        select(Publication).where(Publication.visit_id == visit.id, Publication.department_id == department.id)
-        .order_by(Publication.revision.desc()).limit(1)
-    )
     # Lateness is judged on the first publication; a correction is late by nature.
     late = on > deadline and prior is None
     publication = Publication(
