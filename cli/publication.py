@@ -43,14 +43,17 @@ def publish(app: App, task_code: str, out: Path | None, on: dt.datetime | None, 
     """
     policy = load_policy(policy_file)
     day = on.date() if on else dt.date.today()
+    folder = out or Path("publication") / task_code
     with summary("publish", task=task_code) as facts:
+        folder.mkdir(parents=True, exist_ok=True)  # an unusable folder fails before anything is published
         with app.session() as session:
             task, report = publish_task(session, policy, task_code, day, dt.date.today(), operator())
             records = published_records(session, task)
             if not records:
                 raise SpotcheckError(f"task {task_code} has no approved results to publish (`spotcheck publication status --task {task_code}`)")
-            folder = out or Path("publication") / task.code
-            files = write_pages(folder, task.code, task.name, records)
+            name = task.name
+        # Written once the records are committed: the public pages never show an uncommitted record.
+        files = write_pages(folder, task_code, name, records)
         facts.update(records=report.records, late=report.late, corrections=report.corrections)
     payload = {"task": task_code, "visits": report.visits, "records": report.records, "corrections": report.corrections, "late": report.late,
                "credit_records": report.credit_records, "listing_proposals": report.listing_proposals, "files": [str(f) for f in files]}
