@@ -218,7 +218,7 @@ class TestPublication:
         assert "before the check date" in joint.run("publish", "T1", "--on", "2026-03-09", expect=1).stderr
         blocked = joint.tmp / "a-file"
         blocked.write_text("not a folder")
-        assert "Traceback" not in joint.run("publish", "T1", "--on", "2026-03-10", "--out", str(blocked), expect=1).stderr
+        assert "Traceback" not in joint.run("publish", "T1", "--on", "2026-03-10", "--out", str(blocked / "sub"), expect=1).stderr
         assert joint.scalar("SELECT count(*) FROM publications") == 0 and joint.json("result", "show", "T1/1")["state"] == "已审核"
 
     def test_a_correction_is_a_new_record_and_both_are_shown(self, joint: Env) -> None:
