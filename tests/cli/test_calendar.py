@@ -12,21 +12,8 @@ from inspection import workdays
 from tests.cli.test_assign import load_inspectors, inspector, teams
 from tests.cli.test_task import STATION_A, USCC, create, draw, load_small, write
 from tests.conftest import Env
+from tests.schedules import SCHEDULE_2027
 
-# Made up for the tests (the real 2027 notice is not out at the time of writing): a two-day
-# holiday on a Tuesday and Wednesday, and the Saturday after made a working day.
-SCHEDULE_2027 = """year = 2027
-source = "测试用安排（非真实通知）"
-workdays = [2027-03-06]
-[[holiday]]
-name = "元旦"
-from = 2027-01-01
-to = 2027-01-03
-[[holiday]]
-name = "测试假期"
-from = 2027-03-02
-to = 2027-03-03
-"""
 
 
 def schedule_of_library_year(year: int, flip: dt.date | None = None) -> str:

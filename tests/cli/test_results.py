@@ -379,7 +379,7 @@ class TestFollowup:
 
 def test_deadline_in_a_year_without_schedule_is_refused_then_accepted(env: Env, make_uscc: USCC) -> None:
     """A December visit's deadline runs into 2027, which chinese-calendar does not know yet."""
-    from tests.cli.test_calendar import SCHEDULE_2027
+    from tests.schedules import SCHEDULE_2027
 
     load_small(env, make_uscc)
     create(env, "TD", stations=[STATION_A], starts="2026-12-01", ends="2026-12-28", extra="cross_station = true\nvisits_per_day = 2\n")
@@ -397,7 +397,7 @@ def test_deadline_in_a_year_without_schedule_is_refused_then_accepted(env: Env, 
 def test_overdue_into_a_year_without_schedule_is_still_overdue(joint: Env) -> None:
     """Being overdue needs no guess; only counting the working days since would: the count is left
     out until the year's schedule is loaded, and the visit and the case are still red."""
-    from tests.cli.test_calendar import SCHEDULE_2027
+    from tests.schedules import SCHEDULE_2027
 
     rank = two_item_visits(joint)[0]
     problem(joint, rank, "K-01")

@@ -19,24 +19,11 @@ from hypothesis import strategies as st
 
 from credit.policy import load_policy
 from inspection.workdays import Workdays, add_working_days, library_knows, parse_schedule, working_days
+from tests.schedules import SCHEDULE_2027
 
 D = dt.date.fromisoformat
 ONE = dt.timedelta(days=1)
 
-# The made-up 2027 schedule of tests/cli/test_calendar.py (copied: the dates below depend on it):
-# 元旦 1–3 January, a two-day holiday on Tuesday 2 and Wednesday 3 March, Saturday 6 March worked.
-SCHEDULE_2027 = """year = 2027
-source = "测试用安排（非真实通知）"
-workdays = [2027-03-06]
-[[holiday]]
-name = "元旦"
-from = 2027-01-01
-to = 2027-01-03
-[[holiday]]
-name = "测试假期"
-from = 2027-03-02
-to = 2027-03-03
-"""
 SCHEDULES = {2027: parse_schedule("calendar-2027.toml", SCHEDULE_2027)}
 OFF_2027 = {D("2027-01-01"), D("2027-01-02"), D("2027-01-03"), D("2027-03-02"), D("2027-03-03")}
 WORKED_2027 = {D("2027-03-06")}
