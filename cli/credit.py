@@ -28,7 +28,8 @@ policy_option = click.option(
 )
 
 
-def _day(value: dt.datetime | None) -> dt.date:
+def day_or_today(value: dt.datetime | None) -> dt.date:
+    """A --on/--as-of option's day, today when not given."""
     return value.date() if value else dt.date.today()
 
 
@@ -73,7 +74,7 @@ def grade_cmd(app: App, as_of: dt.datetime | None, policy_file: Path | None, as_
     with summary("credit grade") as facts:
         policy = load_policy(policy_file)
         with app.session() as session:
-            run = create_run(session, policy, _day(as_of))
+            run = create_run(session, policy, day_or_today(as_of))
             data = run_summary(run)
         facts.update(run=run.id, enterprises=run.enterprises, records=run.records, tiers=data["tiers"])
         if as_json:
@@ -181,7 +182,7 @@ def what_if_cmd(app: App, uscc: str, as_of: dt.datetime | None, policy_file: Pat
     tier improves on its own."""
     policy = load_policy(policy_file)
     with app.session() as session:
-        result = what_if(session, uscc, policy, _day(as_of))
+        result = what_if(session, uscc, policy, day_or_today(as_of))
     if as_json:
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
         return
@@ -262,7 +263,7 @@ def repair_request(app: App, record: int, reason: str, on: dt.datetime | None, p
     """Request the repair of credit record RECORD (its id, as `credit show` prints it)."""
     policy = load_policy(policy_file)
     with summary("credit repair request", record=record) as facts, app.session() as session:
-        repair = request(session, policy, record, reason, _day(on))
+        repair = request(session, policy, record, reason, day_or_today(on))
         facts.update(request=repair.id)
         _echo({"request": repair.id, "record": record, "eligible_from": repair.eligible_from.isoformat()}, as_json,
               f"repair request {repair.id} for record {record} (eligible from {repair.eligible_from})")
@@ -277,7 +278,7 @@ def repair_request(app: App, record: int, reason: str, on: dt.datetime | None, p
 def repair_approve(app: App, request_id: int, on: dt.datetime | None, reason: str | None) -> None:
     """Approve a repair request: the record stops counting in runs as of the decision date."""
     with summary("credit repair approve", request=request_id), app.session() as session:
-        repair = approve(session, request_id, _day(on), reason)
+        repair = approve(session, request_id, day_or_today(on), reason)
         click.echo(f"repair request {request_id} approved on {repair.decided_on}: record {repair.record_id} no longer counts")
 
 
@@ -290,6 +291,6 @@ def repair_approve(app: App, request_id: int, on: dt.datetime | None, reason: st
 def repair_reject(app: App, request_id: int, reason: str, on: dt.datetime | None) -> None:
     """Reject a repair request, with the reason."""
     with summary("credit repair reject", request=request_id), app.session() as session:
-        repair = reject(session, request_id, reason, _day(on))
+        repair = reject(session, request_id, reason, day_or_today(on))
         click.echo(f"repair request {request_id} rejected on {repair.decided_on}")
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import click
 
 from cli.app import App, domain_errors, pass_app, summary
-from cli.credit import DATE, _day
+from cli.credit import DATE, day_or_today
 from cli.task import operator
 from inspection.evaluations import DepartmentLine, InspectorLine, Tally, evaluation_report, record_evaluation
 
@@ -38,7 +38,7 @@ def record_cmd(app: App, visit: str, score: int, comment: str, on: dt.datetime |
     """
     with summary("evaluation record", visit=visit) as facts:
         with app.session() as session:
-            recorded = record_evaluation(session, visit, score, comment, operator(), _day(on), dt.date.today())
+            recorded = record_evaluation(session, visit, score, comment, operator(), day_or_today(on), dt.date.today())
         facts.update(score=recorded.score)
     if as_json:
         click.echo(json.dumps({"visit": recorded.visit, "score": recorded.score}, ensure_ascii=False))

@@ -10,13 +10,12 @@ from pathlib import Path
 import click
 
 from cli.app import App, domain_errors, pass_app, summary
-from cli.credit import policy_option
+from cli.credit import DATE, day_or_today, policy_option
 from cli.task import operator
 from credit.errors import SpotcheckError
 from credit.policy import load_policy
 from inspection import followup as cases
 
-DATE = click.DateTime(["%Y-%m-%d"])
 LIGHTS = {"red": "红灯", "yellow": "黄灯", "green": "绿灯", "closed": "已完结"}
 
 
@@ -45,7 +44,7 @@ def list_cmd(app: App, overdue: bool, department: str | None, task_code: str | N
       spotcheck followup list --overdue --department SCJG
     """
     policy = load_policy(policy_file)
-    day = as_of.date() if as_of else dt.date.today()
+    day = day_or_today(as_of)
     with app.session() as session:
         rows = cases.list_cases(session, policy, day, overdue=overdue, department=department, include_closed=include_closed, task=task_code)
     if as_json:
@@ -134,7 +133,7 @@ def update_cmd(app: App, case_id: int, rectify_by: dt.datetime | None, recheck_b
         raise click.UsageError("--recheck needs --rectified or --not-rectified")
     policy = load_policy(policy_file)
     today = dt.date.today()
-    day = on.date() if on else today
+    day = day_or_today(on)
     who = operator()
     with summary("followup update", case=case_id, step=actions[0]), app.session() as session:
         case = cases.get_case(session, case_id)

@@ -10,15 +10,13 @@ from pathlib import Path
 import click
 
 from cli.app import App, domain_errors, pass_app, summary
-from cli.credit import policy_option
+from cli.credit import DATE, day_or_today, policy_option
 from cli.task import operator
 from credit.errors import SpotcheckError
 from credit.policy import load_policy
 from inspection.publication_pages import write_pages
 from inspection.publication_status import publication_status, summarise
 from inspection.publishing import publish_task, published_records
-
-DATE = click.DateTime(["%Y-%m-%d"])
 
 
 @click.command("publish")
@@ -42,7 +40,7 @@ def publish(app: App, task_code: str, out: Path | None, on: dt.datetime | None, 
       spotcheck publish 2026-SPB-JLP-2-1 --out publication/
     """
     policy = load_policy(policy_file)
-    day = on.date() if on else dt.date.today()
+    day = day_or_today(on)
     folder = out or Path("publication") / task_code
     with summary("publish", task=task_code) as facts:
         folder.mkdir(parents=True, exist_ok=True)  # an unusable folder fails before anything is published
@@ -87,7 +85,7 @@ def status(app: App, task_code: str | None, as_of: dt.datetime | None, show_all:
       spotcheck publication status --task 2026-SPB-JLP-2-1
     """
     policy = load_policy(policy_file)
-    day = as_of.date() if as_of else dt.date.today()
+    day = day_or_today(as_of)
     with app.session() as session:
         rows = publication_status(session, policy, day, task_code)
     counts = summarise(rows)

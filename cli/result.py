@@ -9,14 +9,12 @@ from pathlib import Path
 import click
 
 from cli.app import App, domain_errors, pass_app, summary
-from cli.credit import policy_option
+from cli.credit import DATE, day_or_today, policy_option
 from cli.task import operator
 from credit.errors import SpotcheckError
 from credit.policy import load_policy
 from inspection import followup, results
 from inspection.result_import import import_results
-
-DATE = click.DateTime(["%Y-%m-%d"])
 
 
 @click.group()
@@ -130,7 +128,7 @@ def review_cmd(app: App, visits: tuple[str, ...], decision: str | None, reason: 
     if decision is None:
         raise click.UsageError("give --approve or --return")
     policy = load_policy(policy_file)
-    day = on.date() if on else dt.date.today()
+    day = day_or_today(on)
     reviewed = []
     with summary("result review", visits=len(visits), decision=decision) as facts:
         with app.session() as session:

@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import json
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -42,7 +42,6 @@ class PublishReport:
     late: int = 0
     credit_records: int = 0
     listing_proposals: int = 0
-    numbers: list[str] = field(default_factory=list)
 
 
 def record_digest(publication: Publication) -> str:
@@ -103,9 +102,8 @@ def publish_task(session: Session, policy: Policy, code: str, on: dt.date, today
         deadline = days.add(result.checked_on, policy.publish_working_days, "the publication deadline")
         for department_id, mine in sorted(entries[visit.id].items(), key=lambda kv: departments[kv[0]].code):
             prior = latest.get((visit.id, department_id))
-            publication = _publish_one(session, policy, task, visit, enterprise, result, departments[department_id], mine, prior,
-                                       deadline, on, operator, days, report)
-            report.numbers.append(publication.number)
+            _publish_one(session, policy, task, visit, enterprise, result, departments[department_id], mine, prior,
+                         deadline, on, operator, days, report)
         result.state, result.published_on, result.updated_at = ResultState.PUBLISHED, on, dt.datetime.now(dt.UTC)
         report.visits += 1
     return task, report

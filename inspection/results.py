@@ -135,14 +135,13 @@ def _expect(result: VisitResult, ref: str, state: ResultState, action: str) -> N
 def submit(session: Session, ref: str, inspector_no: str) -> VisitResult:
     """录入 → 待审核, once every item of the visit has its result."""
     visit, task, result = _result_of(session, ref)
-    _team_member(session, visit, task, inspector_no)
+    submitter = _team_member(session, visit, task, inspector_no)
     _expect(result, ref, ResultState.ENTERED, "submit")
     done = set(session.scalars(select(ItemResult.task_item_id).where(ItemResult.visit_id == visit.id)))
     missing = [i.code for i in visit_items(session, visit) if i.task_item_id not in done]
     if missing:
         raise SpotcheckError(f"visit {ref} still lacks the results of item(s) {', '.join(missing)}")
-    result.state, result.submitted_by, result.submitted_at = ResultState.SUBMITTED, session.scalar(
-        select(Inspector.id).where(Inspector.inspector_no == inspector_no)), dt.datetime.now(dt.UTC)
+    result.state, result.submitted_by, result.submitted_at = ResultState.SUBMITTED, submitter.id, dt.datetime.now(dt.UTC)
     return result
 
 
