@@ -15,8 +15,11 @@ from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import sessionmaker
 
+from credit import audit
 from credit.db import make_engine, make_sessionmaker
 from credit.errors import SpotcheckError
+from credit.roles import Actor
+import inspection.tables  # noqa: F401  (every table known to the audit trail)
 
 log = structlog.get_logger()
 F = TypeVar("F", bound=Callable[..., Any])
@@ -27,6 +30,9 @@ class App:
     """Settings from the root group, and the engine made from them on first use."""
 
     database_url: str
+    # The name given by --user / SPOTCHECK_USER, and the user it turned out to be.
+    user: str | None = None
+    actor: Actor | None = None
     _engine: Engine | None = field(default=None, repr=False)
     _sessions: sessionmaker | None = field(default=None, repr=False)
 
@@ -43,13 +49,44 @@ class App:
             self._sessions = make_sessionmaker(self.engine)
         return self._sessions
 
-    def session(self, *, at_head: bool = True) -> Any:
-        """One transaction for a command, after checking the schema is at head."""
+    @contextmanager
+    def session(self, *, at_head: bool = True) -> Iterator[Any]:
+        """One transaction for a command, after checking the schema is at head; the audit
+        trail records its changes as the acting user's."""
         if at_head:
             from cli.schema import require_head
 
             require_head(self.engine)
-        return self.sessions.begin()
+        with self.sessions.begin() as session:
+            if self.actor is not None:
+                session.info[audit.ACTOR] = self.actor
+            yield session
+
+    def authorize(self, action: str, *, bootstrap: bool = False) -> None:
+        """Check that the acting user may perform ``action``; a refusal is recorded, then raised.
+
+        ``bootstrap`` lets anyone act while there is no user at all (adding the first administrator).
+        """
+        from inspection.users import AccessRefused, authorize, is_empty
+
+        with self.session() as session:
+            if bootstrap and is_empty(session):
+                return
+            try:
+                self.actor = authorize(session, self.user, action)
+                return
+            except AccessRefused as exc:
+                refused = exc
+        self.record_refusal(action, refused)
+        raise refused
+
+    def record_refusal(self, action: str, refused: SpotcheckError) -> None:
+        """Append a refused attempt to the audit trail, in a transaction of its own."""
+        from inspection.users import role_of
+
+        with self.sessions.begin() as session:
+            role = role_of(session, self.user)
+        audit.record_refusal(self.sessions, self.user or "(none)", role, action, str(refused))
 
     def close(self) -> None:
         if self._engine is not None:
@@ -71,6 +108,33 @@ def summary(command: str, **fields: Any) -> Iterator[dict[str, Any]]:
             log.error("command_failed", seconds=round(time.perf_counter() - started, 3), error=str(exc) or type(exc).__name__, **facts)
             raise
         log.info("command_finished", seconds=round(time.perf_counter() - started, 3), **facts)
+
+
+def requires(action: str, *, bootstrap: bool = False) -> Callable[[F], F]:
+    """The command performs ``action`` (credit.roles.ACTIONS): the acting user must be allowed.
+
+    A refusal inside the command (an inspector acting on another team's visit) is recorded too.
+    Place it below ``@domain_errors`` so refusals become one-line errors.
+    """
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            from inspection.users import AccessRefused
+
+            app = click.get_current_context().find_object(App)
+            assert app is not None
+            app.authorize(action, bootstrap=bootstrap)
+            try:
+                return func(*args, **kwargs)
+            except AccessRefused as exc:
+                app.record_refusal(action, exc)
+                raise
+
+        wrapper.spotcheck_action = action  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 def domain_errors(func: F) -> F:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from cli.app import App, domain_errors, pass_app, summary
+from cli.app import App, domain_errors, pass_app, requires, summary
 from cli.plan import TOML_FILE, read_definition
 from cli.task import operator
 from inspection.calendar import load_schedule
@@ -27,6 +27,7 @@ def calendar() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("calendar.load")
 def load_cmd(app: App, file: Path, as_json: bool) -> None:
     """Load a year's holiday schedule (部分节假日安排) from a TOML FILE: year, source, one
     [[holiday]] per festival (name, from, to) and the make-up working days (workdays).
@@ -51,6 +52,7 @@ def load_cmd(app: App, file: Path, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("calendar.read")
 def list_cmd(app: App, as_json: bool) -> None:
     """The years whose working days are known, and where from."""
     import chinese_calendar

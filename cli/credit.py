@@ -10,7 +10,7 @@ from typing import Any
 import click
 from sqlalchemy import select
 
-from cli.app import App, domain_errors, pass_app, summary
+from cli.app import App, domain_errors, pass_app, requires, summary
 from cli.directory import _path_with_table_suffix
 from credit.drift import drift
 from credit.explain import explain, run_summary, what_if
@@ -64,6 +64,7 @@ def policy_cmd(policy_file: Path | None, show: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("credit.grade")
 def grade_cmd(app: App, as_of: dt.datetime | None, policy_file: Path | None, as_json: bool) -> None:
     """Grade every enterprise under supervision and store the run (runs are never rewritten).
 
@@ -89,6 +90,7 @@ def grade_cmd(app: App, as_of: dt.datetime | None, policy_file: Path | None, as_
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("credit.read")
 def runs_cmd(app: App, as_json: bool) -> None:
     """List the grading runs."""
     with app.session() as session:
@@ -107,6 +109,7 @@ def runs_cmd(app: App, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("credit.read")
 def show_cmd(app: App, uscc: str, run_id: int | None, as_json: bool) -> None:
     """An enterprise's tier and score, every record that counts with its points and last day,
     and the records that do not count with the reason.
@@ -154,6 +157,7 @@ def _why(line: Any) -> str:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("credit.read")
 def drift_cmd(app: App, run_a: int, run_b: int, as_json: bool) -> None:
     """Tier transitions from RUN_A to RUN_B and the population stability index
     (< 0.10 stable, < 0.25 watch, else shift)."""
@@ -177,6 +181,7 @@ def drift_cmd(app: App, run_a: int, run_b: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("credit.read")
 def what_if_cmd(app: App, uscc: str, as_of: dt.datetime | None, policy_file: Path | None, as_json: bool) -> None:
     """Which records, if repaired or expired, would give USCC a better tier, and the first day its
     tier improves on its own."""
@@ -210,6 +215,7 @@ LIST_HEADER = ("统一社会信用代码", "企业名称", "行政区划代码",
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("credit.read")
 def list_cmd(app: App, tiers: tuple[str, ...], districts: tuple[str, ...], run_id: int | None, out: Path | None, as_json: bool) -> None:
     """The enterprises of the given tier(s) in a run, worst score first: the lists staff work from.
     Tiers are internal working information (内部使用), not for publication.
@@ -259,6 +265,7 @@ def repair_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("credit.repair")
 def repair_request(app: App, record: int, reason: str, on: dt.datetime | None, policy_file: Path | None, as_json: bool) -> None:
     """Request the repair of credit record RECORD (its id, as `credit show` prints it)."""
     policy = load_policy(policy_file)
@@ -275,6 +282,7 @@ def repair_request(app: App, record: int, reason: str, on: dt.datetime | None, p
 @click.option("--reason", help="Optional note.")
 @pass_app
 @domain_errors
+@requires("credit.repair")
 def repair_approve(app: App, request_id: int, on: dt.datetime | None, reason: str | None) -> None:
     """Approve a repair request: the record stops counting in runs as of the decision date."""
     with summary("credit repair approve", request=request_id), app.session() as session:
@@ -288,6 +296,7 @@ def repair_approve(app: App, request_id: int, on: dt.datetime | None, reason: st
 @click.option("--on", type=DATE, help="Decision date (default today).")
 @pass_app
 @domain_errors
+@requires("credit.repair")
 def repair_reject(app: App, request_id: int, reason: str, on: dt.datetime | None) -> None:
     """Reject a repair request, with the reason."""
     with summary("credit repair reject", request=request_id), app.session() as session:

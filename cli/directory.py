@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from cli.app import App, domain_errors, pass_app, summary
+from cli.app import App, domain_errors, pass_app, requires, summary
 from credit.directory import Departments, Districts, Enterprises
 from credit.records import Records
 from credit.importing import Directory, ImportRejected, ImportReport, run_import
@@ -52,6 +52,7 @@ def _echo_report(report: ImportReport, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 @pass_app
 @domain_errors
+@requires("directory.import")
 def import_cmd(app: App, kind: str, file: Path, sheet: str | None, skip_invalid: bool, rejects: Path | None, as_json: bool) -> None:
     """Load a directory file (.csv in UTF-8 or GB18030, or .xlsx) into the database.
 
@@ -98,6 +99,7 @@ def _rate(report: ImportReport) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print the row count as JSON.")
 @pass_app
 @domain_errors
+@requires("directory.export")
 def export_cmd(app: App, kind: str, file: Path, headers: str, as_json: bool) -> None:
     """Write a directory to a .csv (UTF-8 with BOM) or .xlsx file in the import format.
 

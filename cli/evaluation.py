@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import click
 
-from cli.app import App, domain_errors, pass_app, summary
+from cli.app import App, domain_errors, pass_app, requires, summary
 from cli.credit import DATE, day_or_today
 from cli.task import operator
 from inspection.evaluations import DepartmentLine, InspectorLine, Tally, evaluation_report, record_evaluation
@@ -28,6 +28,7 @@ def evaluation() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("evaluation.record")
 def record_cmd(app: App, visit: str, score: int, comment: str, on: dt.datetime | None, as_json: bool) -> None:
     """Enter the enterprise's evaluation of VISIT (TASK/NUMBER or TASK/USCC), once the visit has
     taken place. One evaluation per visit: it is the enterprise's statement and is never overwritten.
@@ -51,6 +52,7 @@ def record_cmd(app: App, visit: str, score: int, comment: str, on: dt.datetime |
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("evaluation.read")
 def report_cmd(app: App, task_code: str | None, as_json: bool) -> None:
     """Evaluations per inspector (each evaluation counts for every inspector on the visit's team)
     and per department (once per visit with an inspector of the department): visits, mean, scores.

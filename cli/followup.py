@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from cli.app import App, domain_errors, pass_app, summary
+from cli.app import App, domain_errors, pass_app, requires, summary
 from cli.credit import DATE, day_or_today, policy_option
 from cli.task import operator
 from credit.errors import SpotcheckError
@@ -34,6 +34,7 @@ def followup() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("followup.read")
 def list_cmd(app: App, overdue: bool, department: str | None, task_code: str | None, include_closed: bool, as_of: dt.datetime | None,
              policy_file: Path | None, as_json: bool) -> None:
     """Follow-up cases with a traffic light: green on time, yellow due within 5 working days
@@ -72,6 +73,7 @@ def list_cmd(app: App, overdue: bool, department: str | None, task_code: str | N
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("followup.read")
 def show_cmd(app: App, case_id: int, as_json: bool) -> None:
     """A case and every step it went through.
 
@@ -111,6 +113,7 @@ def show_cmd(app: App, case_id: int, as_json: bool) -> None:
 @policy_option
 @pass_app
 @domain_errors
+@requires("followup.update")
 def update_cmd(app: App, case_id: int, rectify_by: dt.datetime | None, recheck_by: str | None, rectified: bool | None, findings: str,
                refer_to: str | None, reported_back: bool, document_no: str | None, not_listed: bool, close_: bool, outcome: str,
                on: dt.datetime | None, policy_file: Path | None) -> None:

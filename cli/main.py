@@ -19,23 +19,24 @@ CONTEXT_SETTINGS = {"auto_envvar_prefix": "SPOTCHECK", "help_option_names": ["-h
     show_default=True,
     help="SQLAlchemy URL; PostgreSQL as postgresql+psycopg://user@host/db.",
 )
+@click.option("--user", envvar="SPOTCHECK_USER", help="The user you act as (spotcheck user list); every change is recorded under this name.")
 @click.option("--log-format", type=click.Choice(["auto", "console", "json"]), default="auto", show_default=True, help="Log format on stderr; auto is console on a terminal, JSON otherwise.")
 @click.option("--log-level", type=click.Choice(LEVELS), default="info", show_default=True)
 @click.version_option(package_name="spotcheck")
 @click.pass_context
-def cli(ctx: click.Context, database_url: str, log_format: str, log_level: str) -> None:
+def cli(ctx: click.Context, database_url: str, user: str | None, log_format: str, log_level: str) -> None:
     """spotcheck: tiered credit supervision and double-random, one-public spot checks.
 
     Results go to stdout, logs to stderr.
     """
     configure_logging(log_format, log_level)  # type: ignore[arg-type]
-    app = App(database_url=database_url)
+    app = App(database_url=database_url, user=user)
     ctx.obj = app
     ctx.call_on_close(app.close)
 
 
 def _register() -> None:
-    from cli import assignments, calendar, credit, db, directory, evaluation, followup, plan, publication, result, task
+    from cli import assignments, audit, calendar, credit, db, directory, evaluation, followup, plan, publication, report, result, task, user
 
     cli.add_command(db.db)
     cli.add_command(directory.import_cmd)
@@ -50,6 +51,9 @@ def _register() -> None:
     cli.add_command(publication.publish)
     cli.add_command(publication.publication)
     cli.add_command(followup.followup)
+    cli.add_command(report.report)
+    cli.add_command(user.user)
+    cli.add_command(audit.audit_group)
 
 
 _register()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cli.app import App, domain_errors, pass_app, summary
+from cli.app import App, domain_errors, pass_app, requires, summary
 from inspection.definitions import DefinitionError, parse_plan
 from inspection.plans import create_plan, get_plan, list_plans, plan_summary
 
@@ -31,6 +31,7 @@ def plan() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("plan.create")
 def create_cmd(app: App, file: Path, as_json: bool) -> None:
     """Create a plan from a TOML FILE (see examples/plan.toml).
 
@@ -54,6 +55,7 @@ def create_cmd(app: App, file: Path, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("plan.read")
 def show_cmd(app: App, code: str, as_json: bool) -> None:
     """A plan with its batches."""
     with app.session() as session:
@@ -72,6 +74,7 @@ def show_cmd(app: App, code: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("plan.read")
 def list_cmd(app: App, as_json: bool) -> None:
     """Every plan."""
     with app.session() as session:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from cli.app import App, domain_errors, pass_app, summary
+from cli.app import App, domain_errors, pass_app, requires, summary
 from cli.credit import DATE, day_or_today, policy_option
 from cli.task import operator
 from credit.errors import SpotcheckError
@@ -27,6 +27,7 @@ from inspection.publishing import publish_task, published_records
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("result.publish")
 def publish(app: App, task_code: str, out: Path | None, on: dt.datetime | None, policy_file: Path | None, as_json: bool) -> None:
     """Publish TASK's approved results (已审核 → 已公示) and write the public pages.
 
@@ -76,6 +77,7 @@ def publication() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("publication.read")
 def status(app: App, task_code: str | None, as_of: dt.datetime | None, show_all: bool, policy_file: Path | None, as_json: bool) -> None:
     """Every visit's results by state and deadline (20 working days from the check date): on time,
     due within 5 working days, overdue; published on time or late.

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import click
 
-from cli.app import App, domain_errors, pass_app, summary
+from cli.app import App, domain_errors, pass_app, requires, summary
 from cli.credit import DATE, day_or_today, policy_option
 from cli.task import operator
 from credit.errors import SpotcheckError
 from credit.policy import load_policy
 from inspection import followup, results
 from inspection.result_import import import_results
+from inspection.users import acting_inspector
 
 
 @click.group()
@@ -24,7 +25,7 @@ def result() -> None:
 
 @result.command("record")
 @click.argument("visit")
-@click.option("--inspector", "inspector_no", required=True, help="Your inspector number: only the visit's team records its results.")
+@click.option("--inspector", "inspector_no", help="Your inspector number (default: the acting user's); only the visit's team records its results.")
 @click.option("--item", "items", multiple=True, required=True, help="Item code (检查事项); repeat for several items with the same result.")
 @click.option("--not-checked", is_flag=True, help="The item was not checked (是否检查: 否); the result says why (F, 7, 8, 9–12).")
 @click.option("--method", "methods", multiple=True, help="核查方式: 实地检查, 书面检查, 网络监测, 检验检测, 行政部门检查结果或专业意见, 委托专业机构辅助; repeatable.")
@@ -35,7 +36,8 @@ def result() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
-def record_cmd(app: App, visit: str, inspector_no: str, items: tuple[str, ...], not_checked: bool, methods: tuple[str, ...],
+@requires("result.record")
+def record_cmd(app: App, visit: str, inspector_no: str | None, items: tuple[str, ...], not_checked: bool, methods: tuple[str, ...],
                codes: str, findings: str, measure: str | None, checked_on: dt.datetime | None, as_json: bool) -> None:
     """Record the result of one or more items of VISIT (TASK/NUMBER as in `spotcheck assignments`).
 
@@ -52,7 +54,7 @@ def record_cmd(app: App, visit: str, inspector_no: str, items: tuple[str, ...], 
         except ValueError as exc:
             raise SpotcheckError(f"{visit}: {exc}") from None
         with app.session() as session:
-            state = results.record(session, visit, inspector_no, dict.fromkeys(items, entry), checked_on.date() if checked_on else None, dt.date.today())
+            state = results.record(session, visit, acting_inspector(app.actor, inspector_no), dict.fromkeys(items, entry), checked_on.date() if checked_on else None, dt.date.today())
             payload = {"visit": visit, "items": list(items), "state": state.state.label, "checked_on": state.checked_on.isoformat()}
         facts["items"] = len(items)
     if as_json:
@@ -67,6 +69,7 @@ def record_cmd(app: App, visit: str, inspector_no: str, items: tuple[str, ...], 
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("result.record")
 def import_cmd(app: App, file: Path, sheet: str | None, as_json: bool) -> None:
     """Record results from a CSV or XLSX file: one row per visit and item (headers in English or Chinese).
 
@@ -79,7 +82,7 @@ def import_cmd(app: App, file: Path, sheet: str | None, as_json: bool) -> None:
     """
     with summary("result import", file=str(file)) as facts:
         with app.session() as session:
-            counts = import_results(session, file, sheet, dt.date.today())
+            counts = import_results(session, file, sheet, dt.date.today(), acting_inspector(app.actor, None))
         facts.update(counts)
     if as_json:
         click.echo(json.dumps(counts))
@@ -89,10 +92,11 @@ def import_cmd(app: App, file: Path, sheet: str | None, as_json: bool) -> None:
 
 @result.command("submit")
 @click.argument("visits", metavar="VISIT...", nargs=-1, required=True)
-@click.option("--inspector", "inspector_no", required=True, help="Your inspector number (a member of each visit's team).")
+@click.option("--inspector", "inspector_no", help="Your inspector number (default: the acting user's; a member of each visit's team).")
 @pass_app
 @domain_errors
-def submit_cmd(app: App, visits: tuple[str, ...], inspector_no: str) -> None:
+@requires("result.record")
+def submit_cmd(app: App, visits: tuple[str, ...], inspector_no: str | None) -> None:
     """Submit visits' results for review (录入 → 待审核) once every item has its result.
     Several visits are submitted together or, if one is refused, none.
 
@@ -102,7 +106,7 @@ def submit_cmd(app: App, visits: tuple[str, ...], inspector_no: str) -> None:
     """
     with summary("result submit", visits=len(visits)), app.session() as session:
         for visit in visits:
-            results.submit(session, visit, inspector_no)
+            results.submit(session, visit, acting_inspector(app.actor, inspector_no))
     click.echo(f"{', '.join(visits)}: submitted for review (待审核)" if len(visits) <= 3 else f"{len(visits)} visits submitted for review (待审核)")
 
 
@@ -116,6 +120,7 @@ def submit_cmd(app: App, visits: tuple[str, ...], inspector_no: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("result.review")
 def review_cmd(app: App, visits: tuple[str, ...], decision: str | None, reason: str | None, on: dt.datetime | None, policy_file: Path | None, as_json: bool) -> None:
     """Approve or return submitted results of one or more visits (all or, if one is refused, none).
     Approval opens a follow-up case (后续处置) for each department and measure that needs one.
@@ -153,6 +158,7 @@ def review_cmd(app: App, visits: tuple[str, ...], decision: str | None, reason: 
 @click.option("--reason", required=True, help="What was wrong in the published result.")
 @pass_app
 @domain_errors
+@requires("result.correct")
 def correct_cmd(app: App, visit: str, reason: str) -> None:
     """Reopen VISIT's published results for a correction (更正). The published records stay; once
     re-recorded, submitted, approved and published, new records supersede them, and both are shown.
@@ -172,6 +178,7 @@ def correct_cmd(app: App, visit: str, reason: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("result.read")
 def show_cmd(app: App, visit: str, as_json: bool) -> None:
     """VISIT's results: state, check date, and each item's result.
 
@@ -180,6 +187,8 @@ def show_cmd(app: App, visit: str, as_json: bool) -> None:
       spotcheck result show 2026-SPB-JLP-2-1/3
     """
     with app.session() as session:
+        assert app.actor is not None
+        results.require_own_visit(session, visit, app.actor)
         info = results.describe(session, visit)
     if as_json:
         click.echo(json.dumps(info, ensure_ascii=False))

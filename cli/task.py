@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import click
 
-from cli.app import App, domain_errors, pass_app, summary
+from cli.app import App, domain_errors, pass_app, requires, summary
 from cli.credit import policy_option
 from cli.plan import TOML_FILE, read_definition
 from credit.policy import load_policy
@@ -24,11 +22,10 @@ from inspection.tasks import create_task, get_task, list_tasks, parse_seed, task
 
 
 def operator() -> str:
-    """Who acts: SPOTCHECK_USER, else the login name (recorded with every draw attempt)."""
-    try:
-        return os.environ.get("SPOTCHECK_USER") or getpass.getuser()
-    except OSError:  # no login name in some containers
-        return "unknown"
+    """Who acts: the user this command was authorised for (recorded with draws, reviews, steps)."""
+    app = click.get_current_context().find_object(App)
+    assert app is not None and app.actor is not None, "operator() outside a command that requires a role"
+    return app.actor.name
 
 
 @click.group()
@@ -43,6 +40,7 @@ def task() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("task.create")
 def create_cmd(app: App, file: Path, policy_file: Path | None, seed_hex: str | None, as_json: bool) -> None:
     """Create a task from a TOML FILE (see examples/task.toml) and commit to its secret seed.
 
@@ -74,6 +72,7 @@ def create_cmd(app: App, file: Path, policy_file: Path | None, seed_hex: str | N
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("task.read")
 def show_cmd(app: App, code: str, as_json: bool) -> None:
     """A task: definition, items and ratios, seed commitment and, once drawn, the draw report."""
     with app.session() as session:
@@ -118,6 +117,7 @@ def _echo_draw(d: dict[str, Any]) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("task.read")
 def list_cmd(app: App, as_json: bool) -> None:
     """Every task."""
     with app.session() as session:
@@ -135,6 +135,7 @@ def list_cmd(app: App, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("task.draw")
 def draw_cmd(app: App, code: str, entropy: str, as_json: bool) -> None:
     """Draw the task's targets once: reveals the seed, records the population hash, the
     parameters and every attempt. A second draw is refused.
@@ -166,6 +167,7 @@ def draw_cmd(app: App, code: str, entropy: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("task.assign")
 def assign_cmd(app: App, code: str, as_json: bool) -> None:
     """Date every visit of a drawn task and staff it with inspectors drawn at random among the
     eligible (the second random of 双随机), every rule checked before anything is stored.
@@ -202,6 +204,7 @@ def assign_cmd(app: App, code: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("task.replace")
 def replace_cmd(app: App, code: str, number: str, reason: str, start: Any, as_json: bool) -> None:
     """递补: an inspector withdraws; each of their visits gets another eligible inspector of the
     same department by the task's lottery. Every other visit stays as it is.
@@ -227,6 +230,7 @@ def replace_cmd(app: App, code: str, number: str, reason: str, start: Any, as_js
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the notices (created if missing).")
 @pass_app
 @domain_errors
+@requires("task.notices")
 def notices_cmd(app: App, code: str, out_dir: Path) -> None:
     """Write a printable 检查通知书 (HTML, Chinese) per visit of an assigned task: every item of the
     joint visit and every document to prepare, told once (一次告知)."""
@@ -240,6 +244,7 @@ def notices_cmd(app: App, code: str, out_dir: Path) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 @domain_errors
+@requires("task.read")
 def verify_cmd(app: App, code: str, as_json: bool) -> None:
     """Recompute the draw from its recorded inputs and the current directories, and, once assigned,
     re-solve the assignment from the facts it recorded: exit 0 when identical, 1 with the first
@@ -266,6 +271,7 @@ def verify_cmd(app: App, code: str, as_json: bool) -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the announcement files (created if missing).")
 @pass_app
 @domain_errors
+@requires("task.read")
 def announce_cmd(app: App, code: str, out_dir: Path) -> None:
     """Write the task announcement (抽查任务公告) as CSV and HTML in Chinese. Before the draw it
     carries the seed commitment; after, the revealed seed, the entropy and the enterprises drawn

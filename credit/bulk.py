@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
+from credit import audit
+
 # sqlite3 binds str and int subclasses (our StrEnum members, bool) as their base values;
 # dates need an adapter, the same ISO text SQLAlchemy's SQLite Date type stores.
 sqlite3.register_adapter(dt.date, dt.date.isoformat)
@@ -32,6 +34,7 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: li
     """
     if not rows:
         return
+    _tell_audit(session, table, columns, rows)
     connection = session.connection()
     dialect = connection.dialect
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
@@ -53,3 +56,13 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: li
         connection.exec_driver_sql(f"INSERT INTO temp.{staging} ({names}) VALUES ({', '.join([mark] * len(columns))})", rows)
         connection.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) SELECT {names} FROM temp.{staging} ORDER BY rowid")
         connection.exec_driver_sql(f"DELETE FROM temp.{staging}")
+
+
+def _tell_audit(session: Session, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """Tell the audit trail which rows these are: by key when the rows carry it, else as new ids."""
+    pk = [c.name for c in table.primary_key.columns]
+    if all(name in columns for name in pk):
+        positions = [columns.index(name) for name in pk]
+        audit.touch(session, table, ([row[i] for i in positions] for row in rows))
+    else:
+        audit.touch_fresh(session, table)

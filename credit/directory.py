@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from sqlalchemy import bindparam, select, update
 
 from credit import fields as f
+from credit import audit
 from credit.bulk import insert_rows
 from credit.digest import canonical, digest64, digest128
 from credit.enums import EnterpriseStatus, EntityType
@@ -189,6 +190,7 @@ class Enterprises(Directory):
             insert_rows(self.session, Enterprise.__table__, INSERT_COLUMNS, inserts)
             self.counts["inserted"] += len(inserts)
         if updates:
+            audit.touch(self.session, Enterprise.__table__, ((u["_id"],) for u in updates))
             self.session.execute(self._update, updates)
             self.counts["updated"] += len(updates)
         return refused

@@ -20,6 +20,7 @@ import structlog
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from credit import audit
 from credit.bulk import insert_rows
 from credit.errors import SpotcheckError
 from credit.grading_models import CreditRepair, Grade, GradingRun
@@ -205,6 +206,8 @@ def create_run(session: Session, policy: Policy, as_of: dt.date) -> GradingRun:
         rows = [(run_id, ids[i], tiers[i], scores[i], flags[i], reasons[i]) for i in order[start:start + WRITE_BATCH]]
         insert_rows(session, Grade.__table__, columns, rows)
     run.seconds = round(time.perf_counter() - started, 3)
+    audit.record(session, "credit.grade", f"grading run {run.id} as of {as_of}: A {counts[0]}, B {counts[1]}, C {counts[2]}, D {counts[3]}",
+                 subject=f"run {run.id}", detail={"policy_sha256": policy.sha256, "result_sha256": run.result_sha256, "enterprises": len(tiers)})
     log.info("grading_written", run=run.id, seconds=round(time.perf_counter() - started - read_s - score_s, 2))
     return run
 

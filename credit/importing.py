@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import structlog
 from sqlalchemy.orm import Session
 
+from credit import audit
 from credit.db import tune_for_bulk
 from credit.errors import ImportFileError, SpotcheckError
 from credit.models import ImportRun
@@ -264,4 +265,7 @@ def run_import(
     report.seconds = time.perf_counter() - started
     if report.rejected and not skip_invalid:
         raise ImportRejected(report)
+    audit.record(session, "directory.import",
+                 f"import {directory_cls.kind} {file}: {report.inserted} inserted, {report.updated} updated, {report.unchanged} unchanged, {report.rejected} rejected",
+                 subject=file, detail={"kind": directory_cls.kind, "sha256": run.file_sha256, **report.counts()})
     return report

@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from credit import audit
 from credit.enums import RecordKind, RepairStatus
 from credit.errors import SpotcheckError
 from credit.grading_models import CreditRepair
@@ -66,6 +67,8 @@ def request(session: Session, policy: Policy, record_id: int, reason: str, on: d
     repair = CreditRepair(record_id=record_id, status=RepairStatus.REQUESTED, reason=reason.strip(), requested_on=on, eligible_from=start)
     session.add(repair)
     session.flush()
+    audit.record(session, "credit.repair", f"repair request {repair.id} on record {record_id}: {reason.strip()}", subject=f"record {record_id}",
+                 detail={"request": repair.id, "record": record_id, "on": on.isoformat()})
     return repair
 
 
@@ -87,6 +90,8 @@ def approve(session: Session, request_id: int, on: dt.date, reason: str | None =
     if on < repair.eligible_from:
         raise SpotcheckError(f"repair request {request_id} cannot be approved before {repair.eligible_from}")
     repair.status, repair.decided_on, repair.decision_reason = RepairStatus.APPROVED, on, reason
+    audit.record(session, "credit.repair", f"repair request {request_id} approved on {on}", subject=f"record {repair.record_id}",
+                 detail={"request": request_id, "decision": "approved", "on": on.isoformat()})
     return repair
 
 
@@ -98,4 +103,6 @@ def reject(session: Session, request_id: int, reason: str, on: dt.date) -> Credi
     if on < repair.requested_on:
         raise SpotcheckError(f"the decision date {on} is before the request date {repair.requested_on}")
     repair.status, repair.decided_on, repair.decision_reason = RepairStatus.REJECTED, on, reason.strip()
+    audit.record(session, "credit.repair", f"repair request {request_id} rejected on {on}: {reason.strip()}", subject=f"record {repair.record_id}",
+                 detail={"request": request_id, "decision": "rejected", "on": on.isoformat()})
     return repair

@@ -16,6 +16,7 @@ import structlog
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from credit import audit
 from credit.bulk import insert_rows
 from credit.errors import SpotcheckError
 from credit.models import Department, Enterprise
@@ -75,6 +76,7 @@ def assign_task(session: Session, code: str, operator: str) -> AssignmentRun:
     load = staffing.load
     loads = load[load > 0] if load.any() else np.zeros(1, np.int64)
     # One executemany, not a statement per visit (3.8 s → 0.2 s at 50,000 visits).
+    audit.touch(session, Visit.__table__, ((v.id,) for v in visits))
     session.connection().execute(
         update(Visit.__table__).where(Visit.__table__.c.id == bindparam("visit")).values(scheduled_on=bindparam("day")),
         [{"visit": v.id, "day": v.day} for v in visits],
@@ -96,6 +98,8 @@ def assign_task(session: Session, code: str, operator: str) -> AssignmentRun:
     )
     session.add(run)
     session.flush()
+    audit.record(session, "task.assign", f"task {code}: {run.visits} visit(s) assigned to {run.inspectors} inspector(s), {run.load_min}–{run.load_max} each",
+                 task=code, subject=code, detail={"result_sha256": run.result_sha256, "inputs_sha256": run.inputs_sha256})
     return run
 
 

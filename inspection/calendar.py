@@ -10,6 +10,7 @@ import chinese_calendar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from credit import audit
 from credit.errors import SpotcheckError
 from inspection import workdays
 from inspection.models import HolidaySchedule
@@ -40,7 +41,7 @@ def load_schedule(session: Session, name: str, text: str, operator: str) -> tupl
         raise SpotcheckError(f"{name}: a different schedule for {schedule.year} was loaded on {stored.loaded_at:%Y-%m-%d} ({stored.source}); "
                              "a loaded schedule is never changed, because deadlines were counted with it")
     session.add(HolidaySchedule(year=schedule.year, source=schedule.source, text=text, sha256=digest, operator=operator))
-    session.flush()
+    audit.record(session, "calendar.load", f"holiday schedule {schedule.year} loaded from {schedule.source}", subject=name, detail={"year": schedule.year, "sha256": digest})
     return schedule, "loaded"
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from credit import audit
 from credit.bulk import insert_rows
 from credit.errors import SpotcheckError
 from credit.grading import run_policy
@@ -109,6 +110,8 @@ def draw_task(session: Session, code: str, entropy: str, operator: str) -> Draw:
     if task.replaces_task_id:
         session.execute(update(Task).where(Task.id == task.replaces_task_id).values(status=TaskStatus.REPLACED).execution_options(synchronize_session=False))
     record.seconds = round(time.perf_counter() - started, 3)
+    audit.record(session, "task.draw", f"task {code} drawn: {record.visits} visit(s), {record.matters} matter(s) from {record.population_size} eligible; seed revealed",
+                 task=code, subject=code, detail={"entropy": entropy, "key": record.key_hex, "population_sha256": population_sha256, "result_sha256": record.result_sha256})
     log.info("draw_written", task=code, visits=record.visits, seconds=record.seconds)
     return record
 
@@ -141,6 +144,7 @@ def record_refusal(session: Session, code: str, entropy: str, operator: str, rea
     task = session.scalar(select(Task).where(Task.code == code))
     if task is not None:
         session.add(DrawAttempt(task_id=task.id, operator=operator, entropy=entropy, outcome=DrawOutcome.REFUSED, reason=reason))
+    audit.record(session, "task.draw", f"draw of task {code} refused: {reason}", task=code, subject=code, detail={"entropy": entropy}, outcome="refused")
 
 
 def _report(task_frame: TaskFrame, result: sampling.Draw, departments: list[str]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from credit import audit
 from credit.errors import SpotcheckError
 from credit.models import Department
 from inspection.models import Inspector
@@ -53,6 +54,7 @@ def record_evaluation(session: Session, ref: str, score: int, comment: str, ente
         session.flush()
     except sa_exc.IntegrityError as exc:  # another evaluation of the visit came in meanwhile
         raise SpotcheckError(f"visit {canonical} already has an evaluation; it is not overwritten") from exc
+    audit.record(session, "evaluation.record", f"visit {canonical}: evaluation {score}/5 entered", task=task.code, subject=canonical, detail={"score": score, "on": on.isoformat()})
     return Recorded(canonical, score, comment)
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from credit import audit
 from credit.enums import AbnormalGround, RecordKind
 from credit.errors import SpotcheckError
 from credit.models import CreditRecord, Department, Enterprise
@@ -38,7 +39,11 @@ AWAITING_KINDS = (CaseKind.REFER, CaseKind.NOTIFY, CaseKind.FEEDBACK)
 
 
 def _step(session: Session, case: FollowupCase, step: str, on: dt.date, note: str, operator: str) -> None:
+    """Record a step of the case, and the audit event for it and the case's change."""
     session.add(FollowupStep(case_id=case.id, step=step, phase=case.phase, happened_on=on, note=note, operator=operator))
+    task = session.scalar(select(Task.code).join(Visit, Visit.task_id == Task.id).where(Visit.id == case.visit_id))
+    audit.record(session, "followup.step", f"case {case.id} ({case.kind.label}): {step} on {on}: {note}", task=task, subject=f"case {case.id}",
+                 detail={"case": case.id, "step": step, "phase": case.phase.value, "on": on.isoformat()})
 
 
 def open_cases(session: Session, policy: Policy, visit: Visit, today: dt.date, operator: str) -> list[FollowupCase]:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from credit import audit
 from credit.errors import SpotcheckError
 from credit.models import Department, District
 from inspection.definitions import PlanDefinition, Scope, Source
@@ -49,7 +50,8 @@ def create_plan(session: Session, definition: PlanDefinition) -> Plan:
                   quantity=b.quantity, scope=json.dumps(b.scope.as_dict(), ensure_ascii=False))
         for b in definition.batches
     )
-    session.flush()
+    audit.record(session, "plan.create", f"plan {plan.code} ({plan.year}) created: {len(definition.batches)} batch(es)", subject=plan.code,
+                 detail={"definition_sha256": plan.definition_sha256})
     return plan
 
 

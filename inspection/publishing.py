@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from credit import audit
 from credit.enums import RecordKind
 from credit.errors import SpotcheckError
 from credit.models import Department, Enterprise
@@ -106,6 +107,9 @@ def publish_task(session: Session, policy: Policy, code: str, on: dt.date, today
                          deadline, on, operator, days, report)
         result.state, result.published_on, result.updated_at = ResultState.PUBLISHED, on, dt.datetime.now(dt.UTC)
         report.visits += 1
+    audit.record(session, "result.publish", f"task {code}: {report.records} record(s) of {report.visits} visit(s) published on {on}"
+                 + (f", {report.corrections} correction(s)" if report.corrections else "") + (f", {report.late} late" if report.late else ""),
+                 task=code, subject=code, detail={"on": on.isoformat(), "records": report.records, "credit_records": report.credit_records})
     return task, report
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from credit import audit
 from credit.errors import SpotcheckError
 from inspection import matching
 from inspection.assigning import AssignmentShort, inspector_facts, rules_of, task_params, visit_facts
@@ -129,5 +130,7 @@ def replace_inspector(session: Session, code: str, number: str, reason: str, ope
         session.add(Replacement(task_id=task.id, visit_id=visit.id, withdrawn_id=withdrawn.id, replacement_id=chosen[s],
                                 reason=reason, from_date=start, operator=operator))
         out.append(Replaced(visit.id, visit.uscc, visit.day, numbers[chosen[s]]))
-    session.flush()
+    audit.record(session, "task.replace", f"task {code}: inspector {number} withdrawn from {len(out)} visit(s) ({reason}); replaced by lottery",
+                 task=code, subject=number, detail={"withdrawn": number, "reason": reason, "from": start.isoformat() if start else None,
+                                                    "replacements": [[r.uscc, r.replacement] for r in out]})
     return out

@@ -16,14 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from credit.errors import ImportFileError, SpotcheckError
 from credit.fields import boolean, date, optional, split_list, text
 from credit.importing import Column, Rejection, RowParser, map_header
 from credit.tabular import Cell, open_table, table_format
+from inspection.models import Inspector
 from inspection.results import parse_entry, record
-from inspection.visits import find_visit, visit_ref
+from inspection.task_models import Visit
+from inspection.visits import find_visit, team_of, visit_ref
 
 log = structlog.get_logger()
 # Lines of bad rows in the error message; a file of thousands of bad rows needs only a sample.
@@ -69,6 +72,7 @@ class _Import:
     session: Session
     file: str
     today: dt.date
+    inspector: str  # the acting inspector: every row must be of a visit on their team
     rows: int = 0
     visits: set[int] = field(default_factory=set)
     rejections: list[Rejection] = field(default_factory=list)
@@ -89,6 +93,8 @@ class _Import:
     def _record(self, number: int, values: dict[str, Any]) -> None:
         visit, task = find_visit(self.session, values["visit"])
         ref = visit_ref(task.code, visit.rank)
+        if self.inspector not in self._team(visit):
+            raise SpotcheckError(f"visit {ref} is not yours: inspector {self.inspector} is not on its team, and an inspector records only their own visits")
         # Keyed by the visit, not its spelling: TASK/RANK and TASK/USCC name the same visit.
         earlier = self.first_rows.setdefault((visit.id, values["item"]), number)
         if earlier != number:
@@ -97,6 +103,10 @@ class _Import:
         with self.session.begin_nested():
             record(self.session, values["visit"], values["inspector"], {values["item"]: values["entry"]}, values["date"], self.today)
         self.visits.add(visit.id)
+
+    def _team(self, visit: Visit) -> set[str]:
+        ids = team_of(self.session, visit)
+        return set(self.session.scalars(select(Inspector.inspector_no).where(Inspector.id.in_(ids))))
 
     def _same_date(self, visit_id: int, ref: str, number: int, day: dt.date | None) -> None:
         """A visit has one 检查日期: two rows of it must not disagree (the later would silently win)."""
@@ -146,14 +156,14 @@ def _open_transaction(session: Session) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
-def import_results(session: Session, file: Path, sheet: str | None, today: dt.date) -> dict[str, int]:
+def import_results(session: Session, file: Path, sheet: str | None, today: dt.date, inspector: str) -> dict[str, int]:
     """Record every row of ``file`` in the caller's transaction; ``{"visits": n, "items": rows}``.
 
     Raises ``ImportFileError`` for a file that cannot be read as a whole (format, encoding,
     columns, no rows) and ``SpotcheckError`` naming every bad row; the caller rolls back.
     """
     _check_format(file)
-    job = _Import(session, file.name, today)
+    job = _Import(session, file.name, today, inspector)
     with open_table(file, sheet) as table:
         positions, ignored = map_header(file.name, table.header, COLUMNS)
         if ignored:

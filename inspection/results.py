@@ -13,14 +13,17 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from credit import audit
 from credit.errors import SpotcheckError
 from credit.models import Department
 from credit.result_codes import parse_result_codes
+from credit.roles import Actor, Role
 from inspection.enums import CheckMethod, Measure, ResultState
 from inspection.models import CheckItem, Inspector
 from inspection.result_models import ItemResult, VisitResult
 from inspection.result_rules import ItemEntry, check_entry
 from inspection.task_models import Task, TaskItem, Visit, VisitItem
+from inspection.users import AccessRefused
 from inspection.visits import find_visit, team_of, visit_ref
 
 
@@ -70,7 +73,7 @@ def _team_member(session: Session, visit: Visit, task: Task, number: str) -> Ins
     if not team:
         raise SpotcheckError(f"visit {visit_ref(task.code, visit.rank)} has no team yet: run `spotcheck task assign {task.code}` first")
     if inspector.id not in team:
-        raise SpotcheckError(f"{inspector.name} ({number}) is not on the team of visit {visit_ref(task.code, visit.rank)}; only its team records its results")
+        raise AccessRefused(f"{inspector.name} ({number}) is not on the team of visit {visit_ref(task.code, visit.rank)}; only its team records its results")
     return inspector
 
 
@@ -116,6 +119,8 @@ def record(
         row.result_codes, row.findings, row.measure = ";".join(entry.codes), entry.findings, entry.measure
         row.recorded_by, row.recorded_at = inspector.id, dt.datetime.now(dt.UTC)
     result.updated_at = dt.datetime.now(dt.UTC)
+    audit.record(session, "result.record", f"visit {visit_ref(task.code, visit.rank)}: result of {', '.join(entries)} recorded by {inspector_no}",
+                 task=task.code, subject=visit_ref(task.code, visit.rank), detail={"items": {c: ";".join(e.codes) for c, e in entries.items()}})
     return result
 
 
@@ -142,6 +147,7 @@ def submit(session: Session, ref: str, inspector_no: str) -> VisitResult:
     if missing:
         raise SpotcheckError(f"visit {ref} still lacks the results of item(s) {', '.join(missing)}")
     result.state, result.submitted_by, result.submitted_at = ResultState.SUBMITTED, submitter.id, dt.datetime.now(dt.UTC)
+    audit.record(session, "result.submit", f"visit {ref}: submitted for review by {inspector_no}", task=task.code, subject=ref)
     return result
 
 
@@ -160,19 +166,32 @@ def review(session: Session, ref: str, approve: bool, reason: str | None, review
         result.state = ResultState.APPROVED
     else:
         result.state, result.return_reason = ResultState.ENTERED, (reason or "").strip()
+    audit.record(session, "result.review", f"visit {ref}: " + (f"approved on {on}" if approve else f"returned on {on}: {result.return_reason}"),
+                 task=task.code, subject=ref, detail={"approved": approve, "on": on.isoformat()})
     return visit, task, result
 
 
 def correct(session: Session, ref: str, reason: str) -> VisitResult:
     """Reopen published results for a correction: the next revision starts in 录入; what was
     published stays, and the corrected publication will supersede it."""
-    _, _, result = _result_of(session, ref)
+    _, task, result = _result_of(session, ref)
     _expect(result, ref, ResultState.PUBLISHED, "correct")
     if not reason.strip():
         raise SpotcheckError("a correction needs --reason (what was wrong in the published result)")
     result.state, result.revision, result.correction_reason = ResultState.ENTERED, result.revision + 1, reason.strip()
     result.reviewer = result.reviewed_at = result.submitted_at = result.submitted_by = None
+    audit.record(session, "result.correct", f"visit {ref}: published results reopened as revision {result.revision}: {reason.strip()}",
+                 task=task.code, subject=ref, detail={"revision": result.revision})
     return result
+
+
+def require_own_visit(session: Session, ref: str, actor: Actor) -> None:
+    """An inspector reads only the visits whose team they are on (as it stands after 递补)."""
+    if actor.role is not Role.INSPECTOR:
+        return
+    visit, _ = find_visit(session, ref)
+    if actor.inspector_id not in team_of(session, visit):
+        raise AccessRefused(f"{actor.name} is not on the team of visit {ref}: an inspector sees only their own visits")
 
 
 def describe(session: Session, ref: str) -> dict[str, object]:

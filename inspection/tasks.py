@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from credit import audit
 from credit.errors import SpotcheckError
 from credit.grading import get_run
 from credit.models import Department, District
@@ -133,7 +134,12 @@ def create_task(session: Session, definition: TaskDefinition, policy: Policy, se
                  **{f"ratio_{t.lower()}": format_percent(ratios[t]) for t in TIERS})
         for item, department, ratios in items
     )
-    session.flush()
+    audit.record(session, "task.create", f"task {task.code} created: {len(items)} item(s), window {task.starts_on}–{task.ends_on}"
+                 + (f", replacing {replaced.code}: {definition.replace_reason}" if replaced else ""),
+                 task=task.code, subject=task.code, detail={"definition_sha256": task.definition_sha256, "policy_sha256": task.policy_sha256})
+    # The commitment is its own event: what the announcement publishes before the draw.
+    audit.record(session, "task.seed", f"task {task.code}: seed committed, SHA-256 {task.seed_commitment}" + (" (seed given with --seed)" if seed is not None else ""),
+                 task=task.code, subject=task.code, detail={"seed_commitment": task.seed_commitment, "seed_source": task.seed_source})
     return task
 
 

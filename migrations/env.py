@@ -7,11 +7,7 @@ from typing import Any, Literal
 from alembic import context
 from sqlalchemy import Connection, pool
 
-import credit.grading_models  # noqa: F401  (registers the tables)
-import credit.models  # noqa: F401
-import inspection.models  # noqa: F401
-import inspection.result_models  # noqa: F401
-import inspection.task_models  # noqa: F401
+import inspection.tables  # noqa: F401  (registers every table)
 from credit.db import DEFAULT_DATABASE_URL, Base, UTCDateTime, make_engine
 
 config = context.config

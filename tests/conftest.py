@@ -8,13 +8,15 @@ import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
 
 from cli.main import cli
 from credit.db import make_engine
@@ -74,22 +76,89 @@ RECORD_HEADER = [
 ]
 
 
+# The users every test database starts with, one per role but the inspector's (an inspector user
+# is tied to a directory entry, so Env makes one the first time a test acts as that inspector).
+USERS = {"admin": "admin", "planner": "planner", "reviewer": "reviewer", "auditor": "auditor"}
+
+
+def _action(args: Sequence[str]) -> str | None:
+    """The action (credit.roles.ACTIONS) of the command ``args`` names, or None (db commands)."""
+    command: Any = cli
+    for token in args:
+        if not isinstance(command, click.Group):
+            break
+        if token.startswith("-"):
+            continue
+        command = command.commands.get(token)
+        if command is None:
+            return None
+    return getattr(getattr(command, "callback", None), "spotcheck_action", None)
+
+
 @dataclass
 class Env:
-    """A database URL plus helpers to run the CLI against it."""
+    """A database URL plus helpers to run the CLI against it.
+
+    Commands run as a user whose role may perform them (the planner for planning, the reviewer
+    for reviews, the inspector named by --inspector for results) unless ``user=`` says who.
+    """
 
     url: str
     tmp: Path
+    inspectors: set[str] = field(default_factory=set)
 
-    def run(self, *args: str, expect: int | None = 0) -> Result:
+    def run(self, *args: str, expect: int | None = 0, user: str | None = None) -> Result:
         runner = CliRunner()
-        result = runner.invoke(cli, ["--database-url", self.url, "--log-format", "json", *args], catch_exceptions=False)
+        who = user if user is not None else self.default_user(args)
+        acting = ["--user", who] if who else []
+        result = runner.invoke(cli, ["--database-url", self.url, "--log-format", "json", *acting, *args], catch_exceptions=False)
         if expect is not None:
             assert result.exit_code == expect, f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        if tuple(args[:2]) == ("db", "upgrade") and result.exit_code == 0 and not self.scalar("SELECT count(*) FROM users"):
+            # A migrated test database has the users of USERS.
+            for name, role in USERS.items():
+                self.add_user(name, role)
         return result
 
-    def json(self, *args: str, expect: int = 0) -> Any:
-        return json.loads(self.run(*args, "--json", expect=expect).stdout)
+    def json(self, *args: str, expect: int = 0, user: str | None = None) -> Any:
+        return json.loads(self.run(*args, "--json", expect=expect, user=user).stdout)
+
+    def default_user(self, args: Sequence[str]) -> str | None:
+        from credit.roles import Role, roles_for
+
+        action = _action(args)
+        if action is None:
+            return None
+        allowed = roles_for(action)
+        for role in (Role.PLANNER, Role.REVIEWER, Role.AUDITOR, Role.ADMIN):
+            if role in allowed:
+                return USERS[role.value]
+        number = _option(args, "--inspector") or _first_inspector(args) or self.scalar("SELECT min(inspector_no) FROM inspectors")
+        return self.inspector_user(number) if number else None
+
+    def inspector_user(self, number: str) -> str:
+        """The user of inspector ``number``, added the first time it is needed."""
+        name = f"inspector-{number}"
+        if number not in self.inspectors:
+            exists = self.scalar(f"SELECT count(*) FROM users WHERE name = '{name}'")
+            if not exists:
+                self.add_user(name, "inspector", number)
+            self.inspectors.add(number)
+        return name
+
+    def add_user(self, name: str, role: str, inspector_no: str | None = None) -> None:
+        """Add a user directly through the service, as the administrator (quicker than the CLI)."""
+        from credit import audit
+        from credit.roles import Actor, Role
+        from inspection.users import add_user
+
+        engine = make_engine(self.url)
+        try:
+            with Session(engine) as session, session.begin():
+                session.info[audit.ACTOR] = Actor("admin", Role.ADMIN)
+                add_user(session, name, Role(role), inspector_no)
+        finally:
+            engine.dispose()
 
     def csv(self, name: str, header: Sequence[str], rows: Sequence[Sequence[Any]], encoding: str = "utf-8") -> Path:
         path = self.tmp / name
@@ -108,9 +177,36 @@ class Env:
             engine.dispose()
 
 
+def _option(args: Sequence[str], name: str) -> str | None:
+    for i, token in enumerate(args):
+        if token == name and i + 1 < len(args):
+            return args[i + 1]
+        if token.startswith(name + "="):
+            return token.split("=", 1)[1]
+    return None
+
+
+def _first_inspector(args: Sequence[str]) -> str | None:
+    """The 录入人员编号 of the first row of a results file (``result import FILE``)."""
+    from credit.tabular import open_table
+
+    files = [a for a in args if a.endswith((".csv", ".xlsx")) and Path(a).is_file()]
+    if not files:
+        return None
+    try:
+        with open_table(Path(files[0]), _option(args, "--sheet")) as table:
+            header = [str(h or "").strip() for h in table.header]
+            column = next((i for i, h in enumerate(header) if h in ("inspector", "录入人员编号", "inspector_no", "inspector_id", "检查人员编号")), None)
+            for _, cells in table.rows:
+                return str(cells[column]).strip() if column is not None and column < len(cells) and cells[column] else None
+    except Exception:  # a malformed file is what the test is about: let the command say so
+        return None
+    return None
+
+
 @pytest.fixture
 def env(database_url: str, tmp_path: Path) -> Env:
-    """A database migrated to head."""
+    """A database migrated to head, with the users of USERS."""
     e = Env(database_url, tmp_path)
     e.run("db", "upgrade")
     return e

@@ -64,12 +64,13 @@ def stored(env: Env) -> list[tuple[int, int, str, str]]:
 class TestRecordAndReport:
     def test_report_per_inspector_and_department(self, assigned: Env, monkeypatch: pytest.MonkeyPatch) -> None:
         env = assigned
+        env.add_user("窗口-王", "reviewer")
         monkeypatch.setenv("SPOTCHECK_USER", "窗口-王")
         # JC0001 moves to YJJ: a visit of JC0001 with an SCJG colleague counts once for each department.
         execute(env, "UPDATE inspectors SET department_id = (SELECT id FROM departments WHERE code = 'YJJ') WHERE inspector_no = 'JC0001'")
         scores = {rank: rank % 5 + 1 for rank in VISITS if rank != 12}  # visit 12 not evaluated
         for rank, score in scores.items():
-            result = env.run("evaluation", "record", f"T1/{rank}", "--score", str(score), "--comment", f"评价{rank}")
+            result = env.run("evaluation", "record", f"T1/{rank}", "--score", str(score), "--comment", f"评价{rank}", user="")
             assert result.stdout == f"visit T1/{rank}: evaluation recorded, score {score}\n"
         assert stored(env) == [(rank, score, f"评价{rank}", "窗口-王") for rank, score in scores.items()]
 

@@ -478,9 +478,9 @@ class TestLogging:
         from cli.main import cli
 
         path = base.csv("e.csv", ENTERPRISE_HEADER, [enterprise(make_uscc(1))])
-        quiet = CliRunner().invoke(cli, ["--database-url", base.url, "--log-format", "json", "--log-level", "warning", "import", "enterprises", str(path)])
+        quiet = CliRunner().invoke(cli, ["--database-url", base.url, "--user", "planner", "--log-format", "json", "--log-level", "warning", "import", "enterprises", str(path)])
         assert quiet.exit_code == 0 and "command_finished" not in quiet.stderr
-        console = CliRunner().invoke(cli, ["--database-url", base.url, "--log-format", "console", "export", "enterprises", str(base.tmp / "x.csv")])
+        console = CliRunner().invoke(cli, ["--database-url", base.url, "--user", "planner", "--log-format", "console", "export", "enterprises", str(base.tmp / "x.csv")])
         assert console.exit_code == 0
         assert "command_finished" in console.stderr and not console.stderr.lstrip().startswith("{")
 

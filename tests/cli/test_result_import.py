@@ -25,9 +25,10 @@ FINDINGS = "未按规定公示股东出资信息"
 
 @pytest.fixture
 def assigned(drawn: tuple[Env, dict[int, str]]) -> tuple[Env, dict[int, str]]:
-    """T1 staffed by JC0001..JC0004, two per visit."""
+    """T1 staffed by JC0001 and JC0002, the only ones qualified for K-01: every visit has the same
+    team, so one of them may import a file of several visits (an inspector records only their own)."""
     env, u = drawn
-    load_inspectors(env, [inspector(n) for n in range(1, 5)])
+    load_inspectors(env, [inspector(n, qualified="K-01" if n <= 2 else "K-02") for n in range(1, 5)])
     env.run("task", "assign", "T1")
     return env, u
 

@@ -431,9 +431,12 @@ def test_the_october_example_runs_through_the_loop(tmp_path: Path) -> None:
     code = "2026-SPB-JLP-2-2"
     env.run("task", "draw", code, "--entropy", "x")
     env.run("task", "assign", code)
-    out = tmp_path / "results.csv"
+    out = tmp_path / "results"
     subprocess.run([sys.executable, str(root / "scripts" / "simulate_results.py"), str(tmp_path / "demo.db"), code, str(out)], check=True, capture_output=True)
-    counts = env.json("result", "import", str(out))
+    counts = {"visits": 0, "items": 0}
+    for file in sorted(out.glob("*.csv")):  # one file per inspector, imported by that inspector
+        for key, n in env.json("result", "import", str(file), user=env.inspector_user(file.stem)).items():
+            counts[key] += n
     visits = rows(env, f"SELECT v.rank, min(i.inspector_no) FROM visits v JOIN tasks t ON t.id = v.task_id JOIN assignments a ON a.visit_id = v.id"
                        f" JOIN inspectors i ON i.id = a.inspector_id WHERE t.code = '{code}' GROUP BY v.rank ORDER BY v.rank")
     assert counts["visits"] == len(visits) > 5

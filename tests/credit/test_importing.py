@@ -12,7 +12,9 @@ from sqlalchemy import func, select
 from credit.db import make_engine, make_sessionmaker
 from credit.directory import Departments, Enterprises
 from credit.errors import ImportFileError
+from credit import audit
 from credit.importing import ImportRejected, run_import
+from credit.roles import Actor, Role
 from credit.models import Enterprise
 from credit.tabular import write_table
 from migrations import alembic_config
@@ -25,7 +27,9 @@ def sessions(database_url: str):
     engine = make_engine(database_url)
     with engine.begin() as conn:
         command.upgrade(alembic_config(connection=conn), "head")
-    yield make_sessionmaker(engine)
+    factory = make_sessionmaker(engine)
+    factory.configure(info={audit.ACTOR: Actor("planner", Role.PLANNER)})  # the audit trail's acting user
+    yield factory
     engine.dispose()
 
 

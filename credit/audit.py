@@ -1,0 +1,267 @@
+"""The audit trail as a service: every state change appends one hash-chained event.
+
+Writes are watched in the session: ORM flushes are seen by a listener, bulk statements call
+:func:`touch`, :func:`touch_where` or :func:`touch_fresh`. :func:`record` then hashes every
+touched row as it now is, compares it with what the trail last said, and appends the event with
+those row changes. A transaction that changed an audited row without recording an event is not
+allowed to commit: the trail cannot miss a change the system made.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Table, event, select, tuple_
+from sqlalchemy.orm import Session, sessionmaker
+
+from credit.audit_chain import RowChange, canonical_json, event_hash, row_hash, row_key, rows_digest
+from credit.audit_models import AuditEvent, AuditHead, AuditRow
+from credit.db import Base, utcnow
+from credit.roles import Actor
+
+TOUCHED = "audit_touched"  # session.info: table name → {key text: primary key values}
+FRESH = "audit_fresh"  # session.info: table name → highest id before this transaction's inserts
+ACTOR = "actor"  # session.info: the Actor the session works for
+
+# Not audited row by row: the trail itself, alembic's bookkeeping, and the grades of a run, which
+# are a million rows each and carry their own digest (grading_runs.result_sha256) instead.
+UNAUDITED = frozenset({"audit_events", "audit_rows", "audit_head", "alembic_version", "grades"})
+_CHUNK = 500
+
+
+def audited_tables() -> list[Table]:
+    """Every table whose rows the trail follows, in name order."""
+    return [t for name, t in sorted(Base.metadata.tables.items()) if name not in UNAUDITED]
+
+
+def _audited(table: Table) -> bool:
+    return table.name not in UNAUDITED and table.name in Base.metadata.tables
+
+
+def touch(session: Session, table: Table, keys: Iterable[Sequence[Any]]) -> None:
+    """Note rows about to change (or just changed) by a bulk statement, by primary key."""
+    if not _audited(table):
+        return
+    seen = session.info.setdefault(TOUCHED, {}).setdefault(table.name, {})
+    for pk in keys:
+        seen[row_key(pk)] = tuple(pk)
+
+
+def touch_where(session: Session, table: Table, clause: Any) -> None:
+    """Note the rows matching ``clause``; call it before a DELETE, before or after an UPDATE."""
+    if _audited(table):
+        pk = list(table.primary_key.columns)
+        touch(session, table, session.connection().execute(select(*pk).where(clause)).all())
+
+
+def touch_fresh(session: Session, table: Table) -> None:
+    """Before a bulk INSERT that numbers its own rows: every row above today's highest id is new."""
+    if not _audited(table) or table.name in session.info.get(FRESH, {}):
+        return
+    (pk,) = table.primary_key.columns
+    top = session.connection().execute(select(sa.func.max(pk))).scalar()
+    session.info.setdefault(FRESH, {})[table.name] = top or 0
+
+
+@event.listens_for(Session, "after_flush")
+def _watch_flush(session: Session, _context: Any) -> None:
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        mapper = sa.inspect(obj).mapper
+        touch(session, mapper.local_table, [mapper.primary_key_from_instance(obj)])
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _watch_statement(state: Any) -> None:
+    # INSERT, UPDATE or DELETE through session.execute: note the rows, before the statement runs.
+    # An executemany UPDATE or DELETE (a list of parameter sets) cannot be resolved here; its
+    # callers touch() the rows themselves.
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return
+    table = state.statement.table
+    if not isinstance(table, Table) or not _audited(table):
+        return
+    session, params = state.session, state.parameters
+    pk = list(table.primary_key.columns)
+    if state.is_insert:
+        rows = params if isinstance(params, list) else [params or {}]
+        if all(c.key in row for row in rows for c in pk):
+            touch(session, table, ([row[c.key] for c in pk] for row in rows))
+        else:
+            touch_fresh(session, table)
+    elif not isinstance(params, list):
+        query = select(*pk)
+        if state.statement.whereclause is not None:
+            query = query.where(state.statement.whereclause)
+        touch(session, table, session.connection().execute(query, params or {}).all())
+
+
+@event.listens_for(Session, "before_commit")
+def _refuse_unrecorded(session: Session) -> None:
+    session.flush()
+    pending = sorted({*session.info.get(TOUCHED, {}), *session.info.get(FRESH, {})})
+    if pending:
+        session.info.pop(TOUCHED, None)
+        session.info.pop(FRESH, None)
+        raise RuntimeError(f"changes to {', '.join(pending)} without an audit event: the service must call audit.record")
+
+
+def actor_of(session: Session) -> Actor:
+    """The person the session works for; set by the command layer before any work."""
+    actor = session.info.get(ACTOR)
+    if actor is None:
+        raise RuntimeError("no acting user on this session")
+    return actor
+
+
+def hash_rows(connection: Connection, table: Table, clause: Any, into: dict[str, str]) -> None:
+    pk_positions = [i for i, c in enumerate(table.columns) if c.primary_key]
+    for row in connection.execute(select(*table.columns).where(clause)):
+        into[row_key([row[i] for i in pk_positions])] = row_hash(row)
+
+
+def _key_clause(table: Table, keys: list[tuple[Any, ...]]) -> Any:
+    pk = list(table.primary_key.columns)
+    return pk[0].in_([k[0] for k in keys]) if len(pk) == 1 else tuple_(*pk).in_(keys)
+
+
+def latest_after(connection: Connection, table: str, keys: list[str]) -> dict[str, str | None]:
+    """What the trail last said each row looks like (absent: never recorded)."""
+    found: dict[str, str | None] = {}
+    for start in range(0, len(keys), _CHUNK):
+        query = (
+            select(AuditRow.key, AuditRow.after)
+            .where(AuditRow.tbl == table, AuditRow.key.in_(keys[start:start + _CHUNK]))
+            .order_by(AuditRow.event_id)
+        )
+        found.update(connection.execute(query).all())
+    return found
+
+
+def _changes(session: Session) -> list[RowChange]:
+    touched: dict[str, dict[str, tuple[Any, ...]]] = session.info.pop(TOUCHED, {})
+    fresh: dict[str, int] = session.info.pop(FRESH, {})
+    connection = session.connection()
+    changes: list[RowChange] = []
+    for name in sorted({*touched, *fresh}):
+        table = Base.metadata.tables[name]
+        now: dict[str, str] = {}
+        new_keys: set[str] = set()
+        if name in fresh:
+            (pk,) = table.primary_key.columns
+            hash_rows(connection, table, pk > fresh[name], now)
+            new_keys = set(now)
+        keys = {k: v for k, v in touched.get(name, {}).items() if k not in new_keys}
+        items = list(keys.values())
+        for start in range(0, len(items), _CHUNK):
+            hash_rows(connection, table, _key_clause(table, items[start:start + _CHUNK]), now)
+        before = latest_after(connection, name, sorted(keys))
+        for key in sorted(new_keys | set(keys)):
+            old, new = before.get(key), now.get(key)
+            if old != new:
+                changes.append(RowChange(name, key, old, new))
+    return changes
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An appended event: its number, hash and how many rows it changed."""
+
+    id: int
+    sha256: str
+    rows: int
+
+
+def _append(connection: Connection, actor: str, role: str | None, action: str, outcome: str, summary: str,
+            task: str | None, subject: str | None, detail: dict[str, Any] | None, changes: list[RowChange], *, adopt: bool = True) -> Recorded:
+    # The head row is locked first, so writers append one after another (FOR UPDATE on
+    # PostgreSQL; SQLite has one writer at a time anyway).
+    head = connection.execute(select(AuditHead.event_id, AuditHead.sha256).where(AuditHead.id == 1).with_for_update()).one()
+    if head.event_id == 0 and adopt:
+        head = _adopt(connection, actor, role, {(c.table, c.key) for c in changes}) or head
+    fields: dict[str, Any] = {
+        "id": head.event_id + 1, "at": utcnow(), "actor": actor, "role": role, "action": action, "outcome": outcome,
+        "task": task, "subject": subject, "summary": summary, "detail": canonical_json(detail or {}),
+        "rows": len(changes), "rows_sha256": rows_digest(changes), "prev_sha256": head.sha256,
+    }
+    fields["sha256"] = event_hash(fields)
+    connection.execute(sa.insert(AuditEvent), fields)
+    if changes:
+        connection.execute(
+            sa.insert(AuditRow),
+            [{"tbl": c.table, "key": c.key, "event_id": fields["id"], "before": c.before, "after": c.after} for c in changes],
+        )
+    connection.execute(sa.update(AuditHead).where(AuditHead.id == 1).values(event_id=fields["id"], sha256=fields["sha256"]))
+    return Recorded(fields["id"], fields["sha256"], len(changes))
+
+
+def _adopt(connection: Connection, actor: str, role: str | None, skip: set[tuple[str, str]]) -> Any:
+    """Before the first event: take the rows the database already holds (the shipped district
+    table, or data from before the trail existed) into the trail, so later changes are measured
+    against them. Returns the new head, or None when there was nothing to adopt."""
+    changes = []
+    for table in audited_tables():
+        found: dict[str, str] = {}
+        hash_rows(connection, table, sa.true(), found)
+        changes += [RowChange(table.name, key, None, after) for key, after in sorted(found.items()) if (table.name, key) not in skip]
+    if not changes:
+        return None
+    _append(connection, actor, role, "audit.adopt", "done", f"the audit trail starts: {len(changes)} existing row(s) taken in",
+                      None, None, {"rows": len(changes)}, changes, adopt=False)
+    return connection.execute(select(AuditHead.event_id, AuditHead.sha256).where(AuditHead.id == 1)).one()
+
+
+def record(session: Session, action: str, summary: str, *, task: str | None = None, subject: str | None = None,
+           detail: dict[str, Any] | None = None, actor: Actor | None = None, outcome: str = "done") -> Recorded:
+    """Append the event for the work done so far in this transaction, with every row it changed."""
+    session.flush()
+    who = actor or actor_of(session)
+    changes = _changes(session)
+    return _append(session.connection(), who.name, who.role.value, action, outcome, summary, task, subject, detail, changes)
+
+
+def record_refusal(sessions: sessionmaker, actor: str, role: str | None, action: str, reason: str,
+                   task: str | None = None, subject: str | None = None) -> Recorded:
+    """Append a refused attempt in a transaction of its own: the refused work itself is rolled back."""
+    with sessions.begin() as session:
+        return _append(session.connection(), actor, role, action, "refused", reason, task, subject, None, [])
+
+
+def head(connection: Connection) -> tuple[int, str]:
+    """The last event's number and hash (0 and the genesis hash before the first)."""
+    row = connection.execute(select(AuditHead.event_id, AuditHead.sha256).where(AuditHead.id == 1)).one()
+    return row.event_id, row.sha256
+
+
+def since(day: dt.date) -> dt.datetime:
+    """Midnight UTC starting ``day``: the lower bound of ``audit log --since``."""
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+
+
+def events(session: Session, *, task: str | None = None, user: str | None = None, since_day: dt.date | None = None,
+           with_rows: bool = False) -> list[dict[str, Any]]:
+    """The trail in order, narrowed by task, user and first day; with each event's row changes if asked."""
+    query = select(AuditEvent).order_by(AuditEvent.id)
+    if task is not None:
+        query = query.where(AuditEvent.task == task)
+    if user is not None:
+        query = query.where(AuditEvent.actor == user)
+    if since_day is not None:
+        query = query.where(AuditEvent.at >= since(since_day))
+    out = []
+    for e in session.scalars(query):
+        item: dict[str, Any] = {
+            "id": e.id, "at": e.at.astimezone(dt.UTC).isoformat(timespec="seconds"), "actor": e.actor, "role": e.role,
+            "action": e.action, "outcome": e.outcome, "task": e.task, "subject": e.subject, "summary": e.summary,
+            "rows": e.rows, "sha256": e.sha256,
+        }
+        if with_rows:
+            item["changes"] = [
+                {"table": r.tbl, "key": r.key, "before": r.before, "after": r.after}
+                for r in session.scalars(select(AuditRow).where(AuditRow.event_id == e.id).order_by(AuditRow.tbl, AuditRow.key))
+            ]
+        out.append(item)
+    return out

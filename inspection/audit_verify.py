@@ -1,0 +1,212 @@
+"""``audit verify``: check, from the database alone, that the system was used honestly.
+
+Four checks: the event chain holds; every audited row is what the trail last recorded (an
+UPDATE, DELETE or INSERT made behind the system's back shows, with the rows and the event whose
+record they break); grading runs, draws and assignments reproduce; published records match
+their hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from credit import audit
+from credit.audit_chain import EVENT_FIELDS, RowChange, check_chain, rows_digest
+from credit.audit_models import AuditEvent, AuditRow
+from credit.grading import read_population, run_policy
+from credit.grading_models import Grade, GradingRun
+from credit.models import Enterprise
+from credit.policy import TIERS
+from credit.scoring import day_number, grade
+import inspection.tables  # noqa: F401  (every audited table)
+from inspection.drawing import verify_task
+from inspection.publishing import record_digest
+from inspection.result_models import Publication
+from inspection.task_models import Draw, Task
+
+SHOWN = 20  # rows listed per kind of finding; the count says how many in all
+
+
+@dataclass
+class Finding:
+    check: str  # chain, rows, grades, draw, publication
+    message: str
+    event: int | None = None
+    rows: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"check": self.check, "message": self.message, "event": self.event, "rows": self.rows}
+
+
+@dataclass
+class Report:
+    events: int = 0
+    rows: int = 0
+    tables: int = 0
+    runs: int = 0
+    tasks: int = 0
+    publications: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        return not self.findings
+
+    def first_broken_link(self) -> Finding | None:
+        """The finding with the earliest event: where the record of the past stops holding."""
+        linked = [f for f in self.findings if f.event is not None]
+        return min(linked, key=lambda f: f.event or 0) if linked else (self.findings[0] if self.findings else None)
+
+    def as_dict(self) -> dict[str, Any]:
+        first = self.first_broken_link()
+        return {
+            "intact": self.intact, "events": self.events, "rows": self.rows, "tables": self.tables, "grading_runs": self.runs,
+            "tasks": self.tasks, "publications": self.publications,
+            "first_broken_link": first.as_dict() if first else None,
+            "findings": [f.as_dict() for f in self.findings], "notes": self.notes,
+        }
+
+
+def verify(session: Session) -> Report:
+    """Every check; the report lists each problem found and the first broken link."""
+    report = Report()
+    _check_chain(session, report)
+    _check_rows(session, report)
+    _check_grades(session, report)
+    _check_tasks(session, report)
+    _check_publications(session, report)
+    return report
+
+
+def _events(session: Session) -> Iterator[dict[str, Any]]:
+    columns = [getattr(AuditEvent, name) for name in (*EVENT_FIELDS, "sha256")]
+    for row in session.execute(select(*columns).order_by(AuditEvent.id).execution_options(yield_per=5000)):
+        yield dict(zip((*EVENT_FIELDS, "sha256"), row, strict=True))
+
+
+def _check_chain(session: Session, report: Report) -> None:
+    changes: dict[int, list[RowChange]] = defaultdict(list)
+    for tbl, key, event_id, before, after in session.execute(
+        select(AuditRow.tbl, AuditRow.key, AuditRow.event_id, AuditRow.before, AuditRow.after).execution_options(yield_per=20000)
+    ):
+        changes[event_id].append(RowChange(tbl, key, before, after))
+        report.rows += 1
+    digests = {event_id: rows_digest(rows) for event_id, rows in changes.items()}
+    events = list(_events(session))
+    report.events = len(events)
+    broken = check_chain(events, digests)
+    if broken is not None:
+        around = [f"{e['id']}: {e['action']} by {e['actor']} at {e['at']:%Y-%m-%d %H:%M:%S} ({e['summary'][:80]})"
+                  for e in events if abs(e["id"] - broken.event_id) <= 1]
+        report.findings.append(Finding("chain", broken.problem, broken.event_id, around))
+    orphans = sorted(set(digests) - {e["id"] for e in events})
+    if orphans and broken is None:
+        report.findings.append(Finding("chain", f"row hashes of {len(orphans)} event(s) that are not in the trail", orphans[0]))
+    last_id, last_sha = audit.head(session.connection())
+    if events and (last_id, last_sha) != (events[-1]["id"], events[-1]["sha256"]):
+        report.findings.append(Finding("chain", f"the trail ends at event {events[-1]['id']} but its head says {last_id}: events at the end were deleted or added", min(last_id, events[-1]["id"])))
+    elif not events and last_id:
+        report.findings.append(Finding("chain", f"the trail is empty but its head says {last_id} events: the trail was deleted", 1))
+
+
+def _check_rows(session: Session, report: Report) -> None:
+    # What each row must be now: the after of the last event that touched it.
+    expected: dict[str, dict[str, tuple[str | None, int]]] = defaultdict(dict)
+    for tbl, key, event_id, after in session.execute(
+        select(AuditRow.tbl, AuditRow.key, AuditRow.event_id, AuditRow.after).order_by(AuditRow.event_id).execution_options(yield_per=20000)
+    ):
+        expected[tbl][key] = (after, event_id)
+    connection = session.connection()
+    for table in audit.audited_tables():
+        report.tables += 1
+        now: dict[str, str] = {}
+        audit.hash_rows(connection, table, sa.true(), now)
+        wanted = expected.pop(table.name, {})
+        changed = sorted((event, key) for key, (after, event) in wanted.items() if after is not None and key in now and now[key] != after)
+        deleted = sorted((event, key) for key, (after, event) in wanted.items() if after is not None and key not in now)
+        added = sorted(key for key in now if wanted.get(key, (None, 0))[0] is None)
+        for what, found in (("changed (UPDATE)", changed), ("deleted (DELETE)", deleted)):
+            if found:
+                first_event = found[0][0]
+                report.findings.append(Finding(
+                    "rows", f"{table.name}: {len(found)} row(s) {what} behind the system's back; the first breaks what event {first_event} recorded",
+                    first_event, [f"{table.name} {key} (event {event})" for event, key in found[:SHOWN]]))
+        if added:
+            report.findings.append(Finding(
+                "rows", f"{table.name}: {len(added)} row(s) added (INSERT) behind the system's back: no event recorded them",
+                None, [f"{table.name} {key}" for key in added[:SHOWN]]))
+
+
+def _grades_digest(rows: list[tuple[str, str, int, str]]) -> str:
+    # The formula of credit.grading.create_run: (USCC, tier, score, reasons) lines in USCC order.
+    digest = hashlib.sha256()
+    digest.update("".join(f"{u}\t{t}\t{s}\t{r}\n" for u, t, s, r in sorted(rows)).encode())
+    return digest.hexdigest()
+
+
+def _check_grades(session: Session, report: Report) -> None:
+    # Grades are not hashed row by row (a million per run) but each run carries the digest of all
+    # of them; when it no longer matches, the run is graded again to find the rows concerned.
+    for run in session.scalars(select(GradingRun).order_by(GradingRun.id)):
+        report.runs += 1
+        rows = session.execute(
+            select(Enterprise.uscc, Grade.tier, Grade.score, Grade.reasons).join(Enterprise, Enterprise.id == Grade.enterprise_id).where(Grade.run_id == run.id)
+        ).all()
+        if _grades_digest(list(rows)) == run.result_sha256 and len(rows) == run.enterprises:
+            continue
+        report.findings.append(Finding("grades", f"grading run {run.id}: the stored grades no longer match the run's digest", _event_of(session, "grading_runs", str(run.id)), _regraded(session, run, rows)))
+
+
+def _regraded(session: Session, run: GradingRun, rows: list[tuple[str, str, int, str]]) -> list[str]:
+    population = read_population(session, run.as_of, run.max_record_id, run.max_repair_id)
+    again = grade(population.records, population.new_economy_since, run_policy(run), day_number(run.as_of))
+    tiers = np.array(TIERS)[again.tier].tolist()
+    wanted = dict(zip(population.usccs, zip(tiers, again.score.tolist(), strict=True), strict=True))
+    stored = {u: (t, s) for u, t, s, _ in rows}
+    out = [f"grades {uscc}: stored {stored.get(uscc, ('-', '-'))[0]} {stored.get(uscc, ('-', '-'))[1]}, re-graded {t} {s}"
+           for uscc, (t, s) in sorted(wanted.items()) if stored.get(uscc) != (t, s)]
+    out += [f"grades {uscc}: stored but not in the run's population" for uscc in sorted(set(stored) - set(wanted))]
+    return out[:SHOWN]
+
+
+def _event_of(session: Session, table: str, key: str) -> int | None:
+    return session.scalar(select(AuditRow.event_id).where(AuditRow.tbl == table, AuditRow.key == key).order_by(AuditRow.event_id.desc()).limit(1))
+
+
+def _check_tasks(session: Session, report: Report) -> None:
+    codes = session.scalars(select(Task.code).join(Draw, Draw.task_id == Task.id).order_by(Task.id)).all()
+    for code in codes:
+        report.tasks += 1
+        result = verify_task(session, code)
+        for finding in result.findings:
+            if finding["check"] == "population" and finding["message"].startswith("population changed"):
+                # The directories moved on since the draw, through events of their own.
+                report.notes.append(f"task {code}: {finding['message']}")
+                continue
+            report.findings.append(Finding("draw", f"task {code}: {finding['check']}: {finding['message']}", _event_of(session, "tasks", str(_task_id(session, code)))))
+
+
+def _task_id(session: Session, code: str) -> int:
+    return session.scalar(select(Task.id).where(Task.code == code)) or 0
+
+
+def _check_publications(session: Session, report: Report) -> None:
+    bad = []
+    for publication in session.scalars(select(Publication).order_by(Publication.id)):
+        report.publications += 1
+        if record_digest(publication) != publication.sha256:
+            bad.append(publication)
+    if bad:
+        report.findings.append(Finding(
+            "publication", f"{len(bad)} published record(s) no longer match their hash",
+            _event_of(session, "publications", str(bad[0].id)), [f"{p.number}" for p in bad[:SHOWN]]))
