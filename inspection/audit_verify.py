@@ -28,7 +28,7 @@ from credit.models import Enterprise
 from credit.policy import TIERS
 from credit.scoring import day_number, grade
 import inspection.tables  # noqa: F401  (every audited table)
-from inspection.drawing import verify_task
+from inspection.drawing import consistent_snapshot, verify_task
 from inspection.publishing import record_digest
 from inspection.result_models import Publication
 from inspection.task_models import Draw, Task
@@ -63,7 +63,11 @@ class Report:
         return not self.findings
 
     def first_broken_link(self) -> Finding | None:
-        """The finding with the earliest event: where the record of the past stops holding."""
+        """Where the record of the past stops holding: a break in the chain itself, else the finding
+        with the earliest event."""
+        chain = [f for f in self.findings if f.check == "chain"]
+        if chain:
+            return chain[0]
         linked = [f for f in self.findings if f.event is not None]
         return min(linked, key=lambda f: f.event or 0) if linked else (self.findings[0] if self.findings else None)
 
@@ -80,6 +84,7 @@ class Report:
 def verify(session: Session) -> Report:
     """Every check; the report lists each problem found and the first broken link."""
     report = Report()
+    consistent_snapshot(session)  # every check reads the same state of the database
     _check_chain(session, report)
     _check_rows(session, report)
     _check_grades(session, report)
@@ -173,8 +178,9 @@ def _regraded(session: Session, run: GradingRun, rows: list[tuple[str, str, int,
     tiers = np.array(TIERS)[again.tier].tolist()
     wanted = dict(zip(population.usccs, zip(tiers, again.score.tolist(), strict=True), strict=True))
     stored = {u: (t, s) for u, t, s, _ in rows}
-    out = [f"grades {uscc}: stored {stored.get(uscc, ('-', '-'))[0]} {stored.get(uscc, ('-', '-'))[1]}, re-graded {t} {s}"
-           for uscc, (t, s) in sorted(wanted.items()) if stored.get(uscc) != (t, s)]
+    # Enterprises registered after the run are in today's population but were never in the run.
+    out = [f"grades {uscc}: stored {stored[uscc][0]} {stored[uscc][1]}, re-graded {t} {s}"
+           for uscc, (t, s) in sorted(wanted.items()) if uscc in stored and stored[uscc] != (t, s)]
     out += [f"grades {uscc}: stored but not in the run's population" for uscc in sorted(set(stored) - set(wanted))]
     return out[:SHOWN]
 

@@ -120,8 +120,9 @@ def consistent_snapshot(session: Session) -> None:
     """Read everything of this transaction from one snapshot. SQLite has one already (the draw
     takes the write lock before reading); PostgreSQL's READ COMMITTED would let an import that
     commits between two of the draw's queries show each of them different data."""
-    if session.get_bind().dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql" and not session.info.get("snapshot"):
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        session.info["snapshot"] = True  # set once, before the first statement (audit verify calls it first)
 
 
 def _snapshot(frame: sampling.Frame) -> tuple[str, bytes]:

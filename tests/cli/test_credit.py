@@ -487,6 +487,10 @@ def test_repair_general_penalty_refused_then_approved(data: tuple[Env, dict[int,
     assert str(env.scalar(f"SELECT decided_on FROM credit_repairs WHERE id = {req}")) == "2026-07-15"
     twice = env.run("credit", "repair", "approve", req, "--on", "2026-07-16", expect=1)
     assert "already decided" in twice.stderr
+    # Request and approval are in the audit trail, and the trail accounts for every row.
+    assert [e["summary"] for e in env.json("audit", "log") if e["action"] == "credit.repair"] == [
+        f"repair request {req} on record {rid}: 罚款已缴纳", f"repair request {req} approved on 2026-07-15"]
+    assert env.json("audit", "verify")["intact"]
 
 
 def test_repair_dates_in_the_future_refused(data: tuple[Env, dict[int, str]]) -> None:

@@ -446,3 +446,5 @@ def test_the_october_example_runs_through_the_loop(tmp_path: Path) -> None:
     report = env.json("publish", code, "--on", "2026-11-20", "--out", str(tmp_path / "pub"))
     assert report["visits"] == len(visits) and report["listing_proposals"] == 1 and report["late"] > 0
     assert any(c["kind"] == "责令改正" for c in env.json("followup", "list", "--as-of", "2026-11-20"))
+    # Every change of the loop is in the audit trail: the auditor finds it intact.
+    assert env.json("audit", "verify")["intact"]
