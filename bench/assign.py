@@ -86,7 +86,7 @@ from pathlib import Path
 from typing import Any
 
 from grade import fail, last_json, log_events, run, warm_file
-from measure import log, spotcheck_command
+from measure import USER_STEPS, log, spotcheck_command
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -214,7 +214,7 @@ def build(args: argparse.Namespace, folder: Path, workdir: Path) -> tuple[Path, 
     spotcheck = [*spotcheck_command("bench/assign.py"), "--database-url", f"sqlite:///{building}", "--log-format", "json"]
     (workdir / "plan.toml").write_text(plan_toml(options["districts"]), encoding="utf-8")
     (workdir / "task.toml").write_text(task_toml(args.ratios), encoding="utf-8")
-    steps = [("db upgrade", ["db", "upgrade"])]
+    steps = [("db upgrade", ["db", "upgrade"]), *USER_STEPS]
     steps += [(f"import {kind}", ["import", kind, str(data / f"{kind}.csv"), "--json"])
               for kind in ("departments", "items", "enterprises", "records", "inspectors")]
     steps += [("credit grade", ["credit", "grade", "--as-of", TODAY, "--json"]),

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from measure import log, run_timed, spotcheck_command
+from measure import USER_STEPS, log, run_timed, spotcheck_command
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -239,6 +239,10 @@ def bench(args: argparse.Namespace, db: Path, workdir: Path, build_dir: Path | N
     step = run("db-upgrade", [*spotcheck, "--database-url", url, "--log-level", "warning", "db", "upgrade"], workdir)
     if step.returncode:
         return fail(step, "db upgrade")
+    for name, argv in USER_STEPS:
+        added = run(name, [*spotcheck, "--database-url", url, "--log-level", "warning", *argv], workdir)
+        if added.returncode:
+            return fail(added, name)
     steps.append(step)
 
     warm_file(db)

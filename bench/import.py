@@ -28,7 +28,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from measure import log, run_timed, spotcheck_command
+from measure import USER_STEPS, log, run_timed, spotcheck_command
 
 HERE = Path(__file__).resolve().parent
 KINDS = ("departments", "items", "enterprises", "records")
@@ -142,6 +142,10 @@ def bench(args: argparse.Namespace, workdir: Path) -> int:
     if step.returncode:
         log(f"db upgrade failed:\n{step.stdout}{step.stderr}")
         return 1
+    for name, argv in USER_STEPS:
+        if run(name, [*spotcheck, "--log-level", "warning", *argv], env, workdir).returncode:
+            log(f"{name} failed")
+            return 1
     steps.append(step)
 
     # 3. The imports, in dependency order (and again with --reimport).

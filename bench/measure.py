@@ -46,6 +46,13 @@ def run_timed(name: str, argv: list[str], workdir: Path, *, env: dict[str, str] 
                  err_path.read_text(encoding="utf-8", errors="replace"))
 
 
+# Every command acts as a user: the benchmarks add an administrator and a planner right after
+# `db upgrade` (USER_STEPS) and act as the planner.
+os.environ["SPOTCHECK_USER"] = "bench"
+USER_STEPS = [("user admin", ["user", "add", "bench-admin", "--role", "admin"]),
+              ("user planner", ["--user", "bench-admin", "user", "add", "bench", "--role", "planner"])]
+
+
 def spotcheck_command(script: str) -> list[str]:
     """The ``spotcheck`` console script of this interpreter's environment."""
     beside = Path(sys.executable).parent / "spotcheck"

@@ -190,10 +190,11 @@ def _append(connection: Connection, actor: str, role: str | None, action: str, o
     fields["sha256"] = event_hash(fields)
     connection.execute(sa.insert(AuditEvent), fields)
     if changes:
-        connection.execute(
-            sa.insert(AuditRow),
-            [{"tbl": c.table, "key": c.key, "event_id": fields["id"], "before": c.before, "after": c.after} for c in changes],
-        )
+        # Straight to the DBAPI's executemany: an import's event has a row per imported row.
+        quote, mark = connection.dialect.identifier_preparer.quote, "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        names = ", ".join(quote(n) for n in ("tbl", "key", "event_id", "before", "after"))
+        connection.exec_driver_sql(f"INSERT INTO audit_rows ({names}) VALUES ({', '.join([mark] * 5)})",
+                                   [(c.table, c.key, fields["id"], c.before, c.after) for c in changes])
     connection.execute(sa.update(AuditHead).where(AuditHead.id == 1).values(event_id=fields["id"], sha256=fields["sha256"]))
     return Recorded(fields["id"], fields["sha256"], len(changes))
 
