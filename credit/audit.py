@@ -245,24 +245,29 @@ def since(day: dt.date) -> dt.datetime:
 def events(session: Session, *, task: str | None = None, user: str | None = None, since_day: dt.date | None = None,
            with_rows: bool = False) -> list[dict[str, Any]]:
     """The trail in order, narrowed by task, user and first day; with each event's row changes if asked."""
-    query = select(AuditEvent).order_by(AuditEvent.id)
+    conditions = []
     if task is not None:
-        query = query.where(AuditEvent.task == task)
+        conditions.append(AuditEvent.task == task)
     if user is not None:
-        query = query.where(AuditEvent.actor == user)
+        conditions.append(AuditEvent.actor == user)
     if since_day is not None:
-        query = query.where(AuditEvent.at >= since(since_day))
+        conditions.append(AuditEvent.at >= since(since_day))
+    found = list(session.scalars(select(AuditEvent).where(*conditions).order_by(AuditEvent.id)))
+    changes: dict[int, list[dict[str, Any]]] = {}
+    if with_rows and found:
+        # One query for the rows of all the events asked for, not one per event.
+        rows = (select(AuditRow).join(AuditEvent, AuditEvent.id == AuditRow.event_id).where(*conditions)
+                .order_by(AuditRow.event_id, AuditRow.tbl, AuditRow.key))
+        for r in session.scalars(rows):
+            changes.setdefault(r.event_id, []).append({"table": r.tbl, "key": r.key, "before": r.before, "after": r.after})
     out = []
-    for e in session.scalars(query):
+    for e in found:
         item: dict[str, Any] = {
             "id": e.id, "at": e.at.astimezone(dt.UTC).isoformat(timespec="seconds"), "actor": e.actor, "role": e.role,
             "action": e.action, "outcome": e.outcome, "task": e.task, "subject": e.subject, "summary": e.summary,
             "rows": e.rows, "sha256": e.sha256,
         }
         if with_rows:
-            item["changes"] = [
-                {"table": r.tbl, "key": r.key, "before": r.before, "after": r.after}
-                for r in session.scalars(select(AuditRow).where(AuditRow.event_id == e.id).order_by(AuditRow.tbl, AuditRow.key))
-            ]
+            item["changes"] = changes.get(e.id, [])
         out.append(item)
     return out

@@ -85,8 +85,9 @@ def verify(session: Session) -> Report:
     """Every check; the report lists each problem found and the first broken link."""
     report = Report()
     consistent_snapshot(session)  # every check reads the same state of the database
-    _check_chain(session, report)
-    _check_rows(session, report)
+    digests, expected = _read_rows(session, report)
+    _check_chain(session, report, digests)
+    _check_rows(session, report, expected)
     _check_grades(session, report)
     _check_tasks(session, report)
     _check_publications(session, report)
@@ -99,14 +100,25 @@ def _events(session: Session) -> Iterator[dict[str, Any]]:
         yield dict(zip((*EVENT_FIELDS, "sha256"), row, strict=True))
 
 
-def _check_chain(session: Session, report: Report) -> None:
+Expected = dict[str, dict[str, tuple[str | None, int]]]
+
+
+def _read_rows(session: Session, report: Report) -> tuple[dict[int, str], Expected]:
+    """One pass over the row hashes: each event's digest, and what each row must be now (the
+    after of the last event that touched it)."""
     changes: dict[int, list[RowChange]] = defaultdict(list)
+    expected: Expected = defaultdict(dict)
     for tbl, key, event_id, before, after in session.execute(
-        select(AuditRow.tbl, AuditRow.key, AuditRow.event_id, AuditRow.before, AuditRow.after).execution_options(yield_per=20000)
+        select(AuditRow.tbl, AuditRow.key, AuditRow.event_id, AuditRow.before, AuditRow.after)
+        .order_by(AuditRow.event_id).execution_options(yield_per=20000)
     ):
         changes[event_id].append(RowChange(tbl, key, before, after))
+        expected[tbl][key] = (after, event_id)
         report.rows += 1
-    digests = {event_id: rows_digest(rows) for event_id, rows in changes.items()}
+    return {event_id: rows_digest(rows) for event_id, rows in changes.items()}, expected
+
+
+def _check_chain(session: Session, report: Report, digests: dict[int, str]) -> None:
     events = list(_events(session))
     report.events = len(events)
     broken = check_chain(events, digests)
@@ -124,13 +136,7 @@ def _check_chain(session: Session, report: Report) -> None:
         report.findings.append(Finding("chain", f"the trail is empty but its head says {last_id} events: the trail was deleted", 1))
 
 
-def _check_rows(session: Session, report: Report) -> None:
-    # What each row must be now: the after of the last event that touched it.
-    expected: dict[str, dict[str, tuple[str | None, int]]] = defaultdict(dict)
-    for tbl, key, event_id, after in session.execute(
-        select(AuditRow.tbl, AuditRow.key, AuditRow.event_id, AuditRow.after).order_by(AuditRow.event_id).execution_options(yield_per=20000)
-    ):
-        expected[tbl][key] = (after, event_id)
+def _check_rows(session: Session, report: Report, expected: Expected) -> None:
     connection = session.connection()
     for table in audit.audited_tables():
         report.tables += 1

@@ -143,7 +143,7 @@ class TestTampering:
         report = verify(published, 1)
         messages = [f["message"] for f in report["findings"]]
         assert any(m.startswith("tasks: 1 row(s) changed (UPDATE)") for m in messages)
-        assert "task T1: seed: the revealed seed does not match the commitment" not in messages  # the draw keeps its own copy
+        assert not any("seed" in m for m in messages if m.startswith("task T1")), messages  # the draw keeps its own copy
         execute(published, "UPDATE draws SET seed_hex = '" + "ab" * 32 + "'")
         messages = [f["message"] for f in verify(published, 1)["findings"]]
         assert any(m.startswith("task T1: seed: the revealed seed does not match the commitment") for m in messages)
