@@ -10,7 +10,7 @@ allowed to commit: the trail cannot miss a change the system made.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,14 +18,16 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, Table, event, select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
-from credit.audit_chain import RowChange, canonical_json, event_hash, row_hash, row_key, rows_digest
+from credit.audit_chain import canonical_json, event_hash, row_hash, row_key
 from credit.audit_models import AuditEvent, AuditHead, AuditRow
+from credit.audit_pending import Pending
 from credit.db import Base, utcnow
 from credit.roles import Actor
 
 TOUCHED = "audit_touched"  # session.info: table name → {key text: primary key values}
 FRESH = "audit_fresh"  # session.info: table name → highest id before this transaction's inserts
 ACTOR = "actor"  # session.info: the Actor the session works for
+PENDING = "audit_pending"  # session.info: the Pending changes hashed so far
 
 # Not audited row by row: the trail itself, alembic's bookkeeping, and the grades of a run, which
 # are a million rows each and carry their own digest (grading_runs.result_sha256) instead.
@@ -103,9 +105,9 @@ def _watch_statement(state: Any) -> None:
 def _refuse_unrecorded(session: Session) -> None:
     session.flush()
     pending = sorted({*session.info.get(TOUCHED, {}), *session.info.get(FRESH, {})})
-    if pending:
-        session.info.pop(TOUCHED, None)
-        session.info.pop(FRESH, None)
+    if pending or session.info.get(PENDING):
+        pending = pending or ["rows set aside by audit.checkpoint"]
+        _forget(session)
         raise RuntimeError(f"changes to {', '.join(pending)} without an audit event: the service must call audit.record")
 
 
@@ -117,10 +119,18 @@ def actor_of(session: Session) -> Actor:
     return actor
 
 
-def hash_rows(connection: Connection, table: Table, clause: Any, into: dict[str, str]) -> None:
+def row_hashes(connection: Connection, table: Table, clause: Any) -> Iterator[tuple[str, str]]:
+    """Each matching row's key and hash, read as they come."""
     pk_positions = [i for i, c in enumerate(table.columns) if c.primary_key]
-    for row in connection.execute(select(*table.columns).where(clause)):
-        into[row_key([row[i] for i in pk_positions])] = row_hash(row)
+    rows = connection.execute(select(*table.columns).where(clause).execution_options(yield_per=10_000))
+    if len(pk_positions) == 1 and table.columns[pk_positions[0]].type.python_type is int:
+        # A plain integer id, the big tables' key: its text is the key.
+        (position,) = pk_positions
+        for row in rows:
+            yield str(row[position]), row_hash(row)
+        return
+    for row in rows:
+        yield row_key([row[i] for i in pk_positions]), row_hash(row)
 
 
 def _key_clause(table: Table, keys: list[tuple[Any, ...]]) -> Any:
@@ -141,29 +151,53 @@ def latest_after(connection: Connection, table: str, keys: list[str]) -> dict[st
     return found
 
 
-def _changes(session: Session) -> list[RowChange]:
+def _pending(session: Session) -> Pending:
+    return session.info.setdefault(PENDING, Pending())
+
+
+def checkpoint(session: Session) -> None:
+    """Hash the rows changed so far and set their changes aside for the coming event.
+
+    An import calls it after each batch: the hashing then overlaps the parsing of the next
+    batch, and the rows to hash stay few.
+    """
+    session.flush()
     touched: dict[str, dict[str, tuple[Any, ...]]] = session.info.pop(TOUCHED, {})
     fresh: dict[str, int] = session.info.pop(FRESH, {})
+    if not (touched or fresh):
+        return
     connection = session.connection()
-    changes: list[RowChange] = []
+    pending = _pending(session)
     for name in sorted({*touched, *fresh}):
         table = Base.metadata.tables[name]
-        now: dict[str, str] = {}
         new_keys: set[str] = set()
         if name in fresh:
+            # Rows above the watermark are new: nothing in the trail before them.
             (pk,) = table.primary_key.columns
-            hash_rows(connection, table, pk > fresh[name], now)
-            new_keys = set(now)
-        keys = {k: v for k, v in touched.get(name, {}).items() if k not in new_keys}
-        items = list(keys.values())
-        for start in range(0, len(items), _CHUNK):
-            hash_rows(connection, table, _key_clause(table, items[start:start + _CHUNK]), now)
-        before = latest_after(connection, name, sorted(keys))
-        for key in sorted(new_keys | set(keys)):
-            old, new = before.get(key), now.get(key)
-            if old != new:
-                changes.append(RowChange(name, key, old, new))
-    return changes
+            for key, after in row_hashes(connection, table, pk > fresh[name]):
+                new_keys.add(key)
+                pending.put(connection, name, key, None, after)
+        keys = [(k, v) for k, v in sorted(touched.get(name, {}).items()) if k not in new_keys]
+        for start in range(0, len(keys), _CHUNK):
+            chunk = dict(keys[start:start + _CHUNK])
+            now = dict(row_hashes(connection, table, _key_clause(table, list(chunk.values()))))
+            before = latest_after(connection, name, list(chunk))
+            for key in chunk:
+                pending.put(connection, name, key, before.get(key), now.get(key))
+
+
+@event.listens_for(Session, "after_commit")
+def _forget(session: Session) -> None:
+    # Whatever was noted belongs to a transaction that is over.
+    for name in (TOUCHED, FRESH, PENDING):
+        session.info.pop(name, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back(session: Session, previous: Any) -> None:
+    # A savepoint rolled back (a refused row of a result import) leaves the outer work standing.
+    if previous.parent is None:
+        _forget(session)
 
 
 @dataclass(frozen=True)
@@ -176,59 +210,57 @@ class Recorded:
 
 
 def _append(connection: Connection, actor: str, role: str | None, action: str, outcome: str, summary: str,
-            task: str | None, subject: str | None, detail: dict[str, Any] | None, changes: list[RowChange], *, adopt: bool = True) -> Recorded:
+            task: str | None, subject: str | None, detail: dict[str, Any] | None, changes: Pending, *, adopt: bool = True) -> Recorded:
     # The head row is locked first, so writers append one after another (FOR UPDATE on
     # PostgreSQL; SQLite has one writer at a time anyway).
     head = connection.execute(select(AuditHead.event_id, AuditHead.sha256).where(AuditHead.id == 1).with_for_update()).one()
     if head.event_id == 0 and adopt:
-        head = _adopt(connection, actor, role, {(c.table, c.key) for c in changes}) or head
+        head = _adopt(connection, actor, role, changes) or head
+    count, digest = changes.summary(connection)
     fields: dict[str, Any] = {
         "id": head.event_id + 1, "at": utcnow(), "actor": actor, "role": role, "action": action, "outcome": outcome,
         "task": task, "subject": subject, "summary": summary, "detail": canonical_json(detail or {}),
-        "rows": len(changes), "rows_sha256": rows_digest(changes), "prev_sha256": head.sha256,
+        "rows": count, "rows_sha256": digest, "prev_sha256": head.sha256,
     }
     fields["sha256"] = event_hash(fields)
     connection.execute(sa.insert(AuditEvent), fields)
-    if changes:
-        # Straight to the DBAPI's executemany: an import's event has a row per imported row.
-        quote, mark = connection.dialect.identifier_preparer.quote, "?" if connection.dialect.paramstyle == "qmark" else "%s"
-        names = ", ".join(quote(n) for n in ("tbl", "key", "event_id", "before", "after"))
-        connection.exec_driver_sql(f"INSERT INTO audit_rows ({names}) VALUES ({', '.join([mark] * 5)})",
-                                   [(c.table, c.key, fields["id"], c.before, c.after) for c in changes])
+    changes.store(connection, fields["id"])
     connection.execute(sa.update(AuditHead).where(AuditHead.id == 1).values(event_id=fields["id"], sha256=fields["sha256"]))
-    return Recorded(fields["id"], fields["sha256"], len(changes))
+    return Recorded(fields["id"], fields["sha256"], count)
 
 
-def _adopt(connection: Connection, actor: str, role: str | None, skip: set[tuple[str, str]]) -> Any:
+def _adopt(connection: Connection, actor: str, role: str | None, first: Pending) -> Any:
     """Before the first event: take the rows the database already holds (the shipped district
     table, or data from before the trail existed) into the trail, so later changes are measured
-    against them. Returns the new head, or None when there was nothing to adopt."""
-    changes = []
+    against them. Rows the first event itself changed are left to it. Returns the new head, or
+    None when there was nothing to adopt."""
+    mine = first.keys(connection)
+    adopted, count = Pending(), 0
     for table in audited_tables():
-        found: dict[str, str] = {}
-        hash_rows(connection, table, sa.true(), found)
-        changes += [RowChange(table.name, key, None, after) for key, after in sorted(found.items()) if (table.name, key) not in skip]
-    if not changes:
+        for key, after in row_hashes(connection, table, sa.true()):
+            if (table.name, key) not in mine:
+                adopted.put(connection, table.name, key, None, after)
+                count += 1
+    if not count:
         return None
-    _append(connection, actor, role, "audit.adopt", "done", f"the audit trail starts: {len(changes)} existing row(s) taken in",
-                      None, None, {"rows": len(changes)}, changes, adopt=False)
+    _append(connection, actor, role, "audit.adopt", "done", f"the audit trail starts: {count} existing row(s) taken in",
+            None, None, {"rows": count}, adopted, adopt=False)
     return connection.execute(select(AuditHead.event_id, AuditHead.sha256).where(AuditHead.id == 1)).one()
 
 
 def record(session: Session, action: str, summary: str, *, task: str | None = None, subject: str | None = None,
            detail: dict[str, Any] | None = None, actor: Actor | None = None, outcome: str = "done") -> Recorded:
     """Append the event for the work done so far in this transaction, with every row it changed."""
-    session.flush()
+    checkpoint(session)
     who = actor or actor_of(session)
-    changes = _changes(session)
-    return _append(session.connection(), who.name, who.role.value, action, outcome, summary, task, subject, detail, changes)
+    return _append(session.connection(), who.name, who.role.value, action, outcome, summary, task, subject, detail, _pending(session))
 
 
 def record_refusal(sessions: sessionmaker, actor: str, role: str | None, action: str, reason: str,
                    task: str | None = None, subject: str | None = None) -> Recorded:
     """Append a refused attempt in a transaction of its own: the refused work itself is rolled back."""
     with sessions.begin() as session:
-        return _append(session.connection(), actor, role, action, "refused", reason, task, subject, None, [])
+        return _append(session.connection(), actor, role, action, "refused", reason, task, subject, None, Pending())
 
 
 def head(connection: Connection) -> tuple[int, str]:

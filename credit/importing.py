@@ -254,6 +254,7 @@ def run_import(
             refused.setdefault(row.number, (row, []))[1].append((column, reason))
         for row, problems in refused.values():
             reject(row.number, problems, row.cells)
+        audit.checkpoint(session)
         now = time.perf_counter()
         if now - last_progress >= PROGRESS_EVERY_S:
             last_progress = now

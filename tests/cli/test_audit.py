@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from credit import audit_pending
 from credit.db import make_engine
 
 from tests.cli.test_results import problem, through_review, two_items  # noqa: F401  (fixture)
@@ -65,6 +66,16 @@ class TestIntact:
         before, after = rows(published, f"SELECT before, after FROM audit_rows WHERE event_id = {review} AND tbl = 'visit_results' AND key = '{visit}'")[0]
         submitted = published.scalar(f"SELECT after FROM audit_rows WHERE tbl = 'visit_results' AND key = '{visit}' AND event_id < {review} ORDER BY event_id DESC LIMIT 1")
         assert before == submitted and after != before and len(after) == 32
+
+
+    def test_changes_spilled_to_the_temporary_table_verify_the_same(self, database_url: str, monkeypatch: pytest.MonkeyPatch,
+                                                                     request: pytest.FixtureRequest) -> None:
+        """Imports set their row changes aside in a temporary table; force that path for every event."""
+        monkeypatch.setattr(audit_pending, "SPILL_AT", 2)
+        env: Env = request.getfixturevalue("published")
+        report = verify(env, 0)
+        assert report["intact"] and report["rows"] == env.scalar("SELECT count(*) FROM audit_rows") > 100
+        assert env.scalar("SELECT count(*) FROM audit_events WHERE action = 'directory.import' AND rows > 2") >= 3
 
 
 class TestTampering:

@@ -1,0 +1,111 @@
+"""The row changes a transaction has made so far and no event has recorded yet.
+
+A few changes (most commands) stay in memory. An import changes a row per line of its file, so past
+``SPILL_AT`` changes they move to a temporary table: memory does not grow with the file, and
+the database sorts them for the event's digest and copies them into ``audit_rows`` itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from sqlalchemy import Connection
+
+from credit.audit_chain import RowChange, digest_sorted
+
+SPILL_AT = 20_000
+_TABLE = "audit_pending"
+
+
+class Pending:
+    """Row changes by (table, key). A later change of the same row replaces the earlier one;
+    a change whose before and after are equal is kept as a marker until the end, so it can
+    cancel a spilled one, and then dropped."""
+
+    def __init__(self) -> None:
+        self.memory: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+        self.spilled = False
+
+    def __bool__(self) -> bool:
+        return bool(self.memory) or self.spilled
+
+    def put(self, connection: Connection, table: str, key: str, before: str | None, after: str | None) -> None:
+        self.memory[(table, key)] = (before, after)
+        if len(self.memory) >= SPILL_AT:
+            self.spill(connection)
+
+    def spill(self, connection: Connection) -> None:
+        """Move the changes held in memory to the temporary table."""
+        if not self.memory:
+            return
+        mark, quote = _mark(connection), connection.dialect.identifier_preparer.quote
+        if not self.spilled:
+            # Byte order on PostgreSQL, as SQLite and Python sort: the digest must not depend on a locale.
+            text = ' COLLATE "C"' if connection.dialect.name == "postgresql" else ""
+            connection.exec_driver_sql(
+                f"CREATE TEMP TABLE IF NOT EXISTS {_TABLE} (tbl TEXT{text} NOT NULL, {quote('key')} TEXT{text} NOT NULL, "
+                f"{quote('before')} TEXT, {quote('after')} TEXT, PRIMARY KEY (tbl, {quote('key')}))")
+            connection.exec_driver_sql(f"DELETE FROM {_TABLE}")
+            self.spilled = True
+        same = [(t, k) for (t, k), (b, a) in self.memory.items() if b == a]
+        changed = [(t, k, b, a) for (t, k), (b, a) in self.memory.items() if b != a]
+        if same:
+            connection.exec_driver_sql(f"DELETE FROM {_TABLE} WHERE tbl = {mark} AND {quote('key')} = {mark}", same)
+        if changed:
+            names = f"tbl, {quote('key')}, {quote('before')}, {quote('after')}"
+            connection.exec_driver_sql(
+                f"INSERT INTO {_TABLE} ({names}) VALUES ({mark}, {mark}, {mark}, {mark}) "
+                f"ON CONFLICT (tbl, {quote('key')}) DO UPDATE SET {quote('before')} = excluded.{quote('before')}, "
+                f"{quote('after')} = excluded.{quote('after')}", changed)
+        self.memory.clear()
+
+    def keys(self, connection: Connection) -> set[tuple[str, str]]:
+        """Every (table, key) set aside so far."""
+        found = set(self.memory)
+        if self.spilled:
+            found.update(tuple(row) for row in connection.exec_driver_sql(f"SELECT tbl, {connection.dialect.identifier_preparer.quote('key')} FROM {_TABLE}"))
+        return found
+
+    def summary(self, connection: Connection) -> tuple[int, str]:
+        """How many rows changed, and the digest of the changes in (table, key) order."""
+        if not self.spilled:
+            changes = self._in_memory()
+            return len(changes), digest_sorted(changes)
+        self.spill(connection)
+        count = 0
+
+        def ordered() -> Iterator[RowChange]:
+            nonlocal count
+            quote = connection.dialect.identifier_preparer.quote
+            result = connection.exec_driver_sql(
+                f"SELECT tbl, {quote('key')}, {quote('before')}, {quote('after')} FROM {_TABLE} ORDER BY tbl, {quote('key')}")
+            while batch := result.fetchmany(10_000):
+                count += len(batch)
+                yield from (RowChange(*row) for row in batch)
+
+        digest = digest_sorted(ordered())
+        return count, digest
+
+    def store(self, connection: Connection, event_id: int) -> None:
+        """Write the changes into ``audit_rows`` as event ``event_id``'s, and forget them."""
+        quote = connection.dialect.identifier_preparer.quote
+        names = f"tbl, {quote('key')}, event_id, {quote('before')}, {quote('after')}"
+        if self.spilled:
+            connection.exec_driver_sql(
+                f"INSERT INTO audit_rows ({names}) SELECT tbl, {quote('key')}, {int(event_id)}, {quote('before')}, {quote('after')} FROM {_TABLE}")
+            connection.exec_driver_sql(f"DELETE FROM {_TABLE}")
+        else:
+            changes = self._in_memory()
+            if changes:
+                # Straight to the DBAPI's executemany: no per-row Core work.
+                mark = _mark(connection)
+                connection.exec_driver_sql(f"INSERT INTO audit_rows ({names}) VALUES ({', '.join([mark] * 5)})",
+                                           [(c.table, c.key, event_id, c.before, c.after) for c in changes])
+        self.memory.clear()
+        self.spilled = False
+
+    def _in_memory(self) -> list[RowChange]:
+        return [RowChange(t, k, b, a) for (t, k), (b, a) in sorted(self.memory.items()) if b != a]
+
+
+def _mark(connection: Connection) -> str:
+    return "?" if connection.dialect.paramstyle == "qmark" else "%s"
