@@ -36,7 +36,7 @@ def cli(ctx: click.Context, database_url: str, user: str | None, log_format: str
 
 
 def _register() -> None:
-    from cli import assignments, audit, calendar, credit, db, directory, evaluation, followup, plan, publication, report, result, task, user
+    from cli import assignments, audit, calendar, credit, db, demo, directory, evaluation, followup, plan, publication, report, result, task, user
 
     cli.add_command(db.db)
     cli.add_command(directory.import_cmd)
@@ -54,6 +54,7 @@ def _register() -> None:
     cli.add_command(report.report)
     cli.add_command(user.user)
     cli.add_command(audit.audit_group)
+    cli.add_command(demo.demo)
 
 
 _register()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import time
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,10 @@ log = structlog.get_logger()
 PROGRESS_EVERY_S = 2.0
 # Rejections kept in memory for the report; every one still goes to the rejects file.
 MAX_REPORTED = 1000
+# A reason quotes the cell it refuses, and a cell may be 100,000 characters long or hold line
+# breaks: reasons are cut to this length and escaped so each stays one line of the report.
+MAX_REASON = 300
+_LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,16 @@ class Directory:
         raise NotImplementedError
 
 
+def one_line(reason: str) -> str:
+    """``reason`` with control characters and line breaks escaped (\\n), its middle cut if too long."""
+    if _LINE_BREAKING.search(reason):
+        reason = _LINE_BREAKING.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), reason)
+    if len(reason) > MAX_REASON:
+        # The head names the problem and the tail usually says what is expected: keep both.
+        reason = f"{reason[:100]} … ({len(reason) - 200} characters left out) … {reason[-100:]}"
+    return reason
+
+
 def _header_key(text: str) -> str:
     return text.strip().lstrip("\ufeff").strip().casefold().replace(" ", "_")
 
@@ -204,12 +219,14 @@ def run_import(
     today: dt.date | None = None,
     on_reject: Callable[[Rejection], None] | None = None,
     parallel: bool | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Import ``path`` as ``directory_cls`` in the caller's transaction.
 
     Raises ``ImportRejected`` (so the caller rolls back) when a row is refused and
     ``skip_invalid`` is false; ``on_reject`` sees every refusal either way. Large files
     are read and parsed in a second process while this one writes (``parallel``).
+    ``progress`` hears the number of rows read so far after each batch.
     """
     started = time.perf_counter()
     file = path.name
@@ -229,7 +246,7 @@ def run_import(
     parser = RowParser(columns, positions, directory.check)
 
     def reject(number: int, problems: Sequence[tuple[str, str]], cells: Sequence[Cell]) -> None:
-        rejection = Rejection(file, number, tuple(problems), tuple(cells))
+        rejection = Rejection(file, number, tuple((col, one_line(reason)) for col, reason in problems), tuple(cells))
         report.rejected += 1
         if len(report.rejections) < MAX_REPORTED:
             report.rejections.append(rejection)
@@ -255,6 +272,8 @@ def run_import(
         for row, problems in refused.values():
             reject(row.number, problems, row.cells)
         audit.checkpoint(session)
+        if progress is not None:
+            progress(seen)
         now = time.perf_counter()
         if now - last_progress >= PROGRESS_EVERY_S:
             last_progress = now

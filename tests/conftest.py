@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import os
+import shutil
+import sqlite3
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -106,6 +110,7 @@ class Env:
     url: str
     tmp: Path
     inspectors: set[str] = field(default_factory=set)
+    snapshots: bool = True  # may snapshot() copy a scenario built by an earlier test
 
     def run(self, *args: str, expect: int | None = 0, user: str | None = None) -> Result:
         runner = CliRunner()
@@ -175,6 +180,40 @@ class Env:
                 return conn.execute(text(sql)).scalar()
         finally:
             engine.dispose()
+
+
+# Scenarios built once per test process on SQLite: name → (saved directory, value, inspector users).
+_SNAPSHOTS: dict[str, tuple[Path, Any, frozenset[str]]] = {}
+
+
+def snapshot(env: Env, name: str, build: Callable[[], Any]) -> Any:
+    """``build()`` the scenario ``name`` on ``env``, or on SQLite copy it from the first test of
+    this process that built it: the database file and every file the build wrote in ``env.tmp``.
+
+    Many tests start from the same few scenarios; building each through the CLI cost seconds a
+    test. PostgreSQL builds every time, so both databases still run each scenario end to end.
+    """
+    if not (env.snapshots and env.url.startswith("sqlite:///")):
+        return build()
+    database = Path(env.url.removeprefix("sqlite:///"))
+    saved = _SNAPSHOTS.get(name)
+    if saved is None:
+        value = build()
+        with sqlite3.connect(database) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+        store = Path(tempfile.mkdtemp(prefix=f"spotcheck-{name}-"))
+        shutil.copyfile(database, store / "database")
+        shutil.copytree(env.tmp, store / "tmp", ignore=shutil.ignore_patterns(f"{database.name}*"))
+        _SNAPSHOTS[name] = (store, copy.deepcopy(value), frozenset(env.inspectors))
+        return value
+    store, value, inspectors = saved
+    for leftover in database.parent.glob(f"{database.name}*"):
+        leftover.unlink()
+    shutil.copyfile(store / "database", database)
+    shutil.copytree(store / "tmp", env.tmp, dirs_exist_ok=True)
+    env.inspectors |= inspectors
+    return copy.deepcopy(value)
 
 
 def _option(args: Sequence[str], name: str) -> str | None:

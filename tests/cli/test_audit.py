@@ -16,7 +16,7 @@ from credit.db import make_engine
 from tests.cli.test_results import problem, through_review, two_items  # noqa: F401  (fixture)
 from tests.cli.test_results import clean, team
 from tests.cli.test_task import execute, rows
-from tests.conftest import Env
+from tests.conftest import Env, snapshot
 
 
 @pytest.fixture
@@ -24,13 +24,17 @@ def published(two_items: Env) -> Env:  # noqa: F811
     """T1 drawn and assigned; visit 1 clean, visit 2 with a problem (责令改正), both approved and
     published; an evaluation of visit 1."""
     env = two_items
-    clean(env, 1)
-    through_review(env, 1)
-    clean(env, 2)
-    problem(env, 2, "K-01")
-    through_review(env, 2)
-    env.run("publish", "T1", "--on", "2026-03-31", "--out", str(env.tmp / "pub"))
-    env.run("evaluation", "record", "T1/1", "--score", "5", "--comment", "满意", "--on", "2026-03-31")
+
+    def build() -> None:
+        clean(env, 1)
+        through_review(env, 1)
+        clean(env, 2)
+        problem(env, 2, "K-01")
+        through_review(env, 2)
+        env.run("publish", "T1", "--on", "2026-03-31", "--out", str(env.tmp / "pub"))
+        env.run("evaluation", "record", "T1/1", "--score", "5", "--comment", "满意", "--on", "2026-03-31")
+
+    snapshot(env, "published", build)
     return env
 
 
@@ -72,6 +76,7 @@ class TestIntact:
                                                                      request: pytest.FixtureRequest) -> None:
         """Imports set their row changes aside in a temporary table; force that path for every event."""
         monkeypatch.setattr(audit_pending, "SPILL_AT", 2)
+        request.getfixturevalue("env").snapshots = False  # every event of the scenario made here
         env: Env = request.getfixturevalue("published")
         report = verify(env, 0)
         assert report["intact"] and report["rows"] == env.scalar("SELECT count(*) FROM audit_rows") > 100

@@ -14,7 +14,7 @@ from inspection.enums import Measure
 from tests.cli import test_assign
 from tests.cli.test_assign import inspector, load_inspectors
 from tests.cli.test_task import STATION_A, USCC, create, draw, load_small, rows
-from tests.conftest import Env
+from tests.conftest import Env, snapshot
 
 drawn = test_assign.drawn  # the fixture: task T1 (12 visits, March 2026, item K-01) drawn
 
@@ -36,11 +36,14 @@ def assigned(drawn: tuple[Env, dict[int, str]]) -> tuple[Env, dict[int, str]]:
 @pytest.fixture
 def two_items(env: Env, make_uscc: USCC) -> Env:
     """T1 on K-01 and K-02: each of its 12 visits covers both items."""
-    load_small(env, make_uscc)
-    create(env, "T1", stations=[STATION_A], items=("K-01", "K-02"), extra="cross_station = true\nvisits_per_day = 2\n")
-    draw(env, "T1")
-    load_inspectors(env, [inspector(n, qualified="K-01;K-02") for n in range(1, 5)])
-    env.run("task", "assign", "T1")
+    def build() -> None:
+        load_small(env, make_uscc)
+        create(env, "T1", stations=[STATION_A], items=("K-01", "K-02"), extra="cross_station = true\nvisits_per_day = 2\n")
+        draw(env, "T1")
+        load_inspectors(env, [inspector(n, qualified="K-01;K-02") for n in range(1, 5)])
+        env.run("task", "assign", "T1")
+
+    snapshot(env, "two_items", build)
     return env
 
 

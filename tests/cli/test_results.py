@@ -417,13 +417,14 @@ def test_overdue_into_a_year_without_schedule_is_still_overdue(joint: Env) -> No
 
 
 def test_the_october_example_runs_through_the_loop(tmp_path: Path) -> None:
-    """What scripts/demo does with examples/task-october.toml and scripts/simulate_results.py."""
-    import subprocess
-    import sys
+    """The shipped October task through the loop, with the demo's simulated results
+    (inspection/simulation.py): one file per recording inspector."""
+    from sqlalchemy.orm import Session
 
+    from credit.db import make_engine
+    from inspection.simulation import write_results
     from tests.cli.test_task import EXAMPLES, SEED, load_examples
 
-    root = Path(__file__).resolve().parents[2]
     env = Env(f"sqlite:///{tmp_path / 'demo.db'}", tmp_path)
     env.run("db", "upgrade")
     load_examples(env)  # with the example plan
@@ -432,7 +433,11 @@ def test_the_october_example_runs_through_the_loop(tmp_path: Path) -> None:
     env.run("task", "draw", code, "--entropy", "x")
     env.run("task", "assign", code)
     out = tmp_path / "results"
-    subprocess.run([sys.executable, str(root / "scripts" / "simulate_results.py"), str(tmp_path / "demo.db"), code, str(out)], check=True, capture_output=True)
+    engine = make_engine(env.url)
+    with Session(engine) as session:
+        recorders = write_results(session, code, out)
+    engine.dispose()
+    assert sorted(recorders) == sorted(file.stem for file in out.glob("*.csv"))
     counts = {"visits": 0, "items": 0}
     for file in sorted(out.glob("*.csv")):  # one file per inspector, imported by that inspector
         for key, n in env.json("result", "import", str(file), user=env.inspector_user(file.stem)).items():

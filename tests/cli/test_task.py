@@ -27,7 +27,7 @@ from sqlalchemy import create_engine, text
 
 from credit.db import make_engine
 from credit.policy import default_policy_text
-from tests.conftest import ENTERPRISE_HEADER, RECORD_HEADER, Env, postgres_schema
+from tests.conftest import ENTERPRISE_HEADER, RECORD_HEADER, Env, postgres_schema, snapshot
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ORDER = ("departments", "items", "enterprises", "records", "inspectors")
@@ -228,6 +228,10 @@ def load_small(env: Env, make_uscc: USCC) -> dict[int, str]:
     """Departments, three items, 30 enterprises (5 not in business), spot-check records, a
     grading run as of 2026-02-01, two more enterprises after it, and plans P-2026 and P-2027.
     Returns serial → USCC."""
+    return snapshot(env, "small", lambda: _load_small(env, make_uscc))
+
+
+def _load_small(env: Env, make_uscc: USCC) -> dict[int, str]:
     u = {s: make_uscc(s) for s in range(1, 33)}
     env.run("import", "departments", str(env.csv("departments.csv", ["code", "name"], [["SCJG", "市场监督管理局"], ["YJJ", "应急管理局"]])))
     env.run("import", "items", str(env.csv("items.csv", ITEM_HEADER, ITEMS)))
