@@ -451,7 +451,7 @@ def read_assignment(db: Path, stored: bool) -> dict[str, Any]:
     try:
         with make_sessionmaker(engine)() as session:
             task = get_task(session, TASK_CODE)
-            days = assigning.working_days(task.starts_on, task.ends_on)
+            days = assigning.working_days(session, task.starts_on, task.ends_on)
             visits, _ = assigning.visit_facts(session, task, days, stored_dates=stored)
             inspectors = assigning.inspector_facts(session, {d for v in visits for d in v.items})
             teams: dict[int, list[int]] = defaultdict(list)

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from grade import Step, fail, floor, last_json, log_events, run, warm_file
-from measure import USER_STEPS, log, spotcheck_command
+from measure import log, spotcheck_command, user_steps
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -132,7 +132,7 @@ def one_run(n: int, source: Path, workdir: Path) -> dict[str, Any] | None:
     spotcheck = [*spotcheck_command("bench/draw.py"), "--database-url", url, "--log-format", "json"]
     (workdir / "plan.toml").write_text(PLAN, encoding="utf-8")
     (workdir / "task.toml").write_text(TASK, encoding="utf-8")
-    for name, argv in (("upgrade", ["db", "upgrade"]), *USER_STEPS, ("plan", ["plan", "create", str(workdir / "plan.toml")]),
+    for name, argv in (("upgrade", ["db", "upgrade"]), *user_steps(db), ("plan", ["plan", "create", str(workdir / "plan.toml")]),
                        ("task", ["task", "create", str(workdir / "task.toml"), "--seed", SEED])):
         step = run(f"{name}{n}", [*spotcheck, *argv], workdir)
         if step.returncode:

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from measure import USER_STEPS, log, run_timed, spotcheck_command
+from measure import log, run_timed, spotcheck_command, user_steps
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -239,7 +239,7 @@ def bench(args: argparse.Namespace, db: Path, workdir: Path, build_dir: Path | N
     step = run("db-upgrade", [*spotcheck, "--database-url", url, "--log-level", "warning", "db", "upgrade"], workdir)
     if step.returncode:
         return fail(step, "db upgrade")
-    for name, argv in USER_STEPS:
+    for name, argv in user_steps(db):
         added = run(name, [*spotcheck, "--database-url", url, "--log-level", "warning", *argv], workdir)
         if added.returncode:
             return fail(added, name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -51,6 +52,18 @@ def run_timed(name: str, argv: list[str], workdir: Path, *, env: dict[str, str] 
 os.environ["SPOTCHECK_USER"] = "bench"
 USER_STEPS = [("user admin", ["user", "add", "bench-admin", "--role", "admin"]),
               ("user planner", ["--user", "bench-admin", "user", "add", "bench", "--role", "planner"])]
+
+
+def user_steps(db: Path) -> list[tuple[str, list[str]]]:
+    """The USER_STEPS still to run on the SQLite file ``db``: none when it has its users already
+    (a database built by bench/import.py), since adding a user twice fails."""
+    try:
+        with sqlite3.connect(f"{db.absolute().as_uri()}?mode=ro", uri=True) as connection:
+            names = {name for (name,) in connection.execute("SELECT name FROM users")}
+        connection.close()
+    except sqlite3.Error:  # no file or no users table yet: db upgrade comes first
+        return list(USER_STEPS)
+    return [] if {"bench-admin", "bench"} <= names else list(USER_STEPS)
 
 
 def spotcheck_command(script: str) -> list[str]:

@@ -18,7 +18,8 @@ INSPECTOR_HEADER = [
 ]
 ITEM_HEADER = ["code", "name", "category", "department", "legal_basis", "kind", "entity_types", "industries", "method", "version"]
 FUTURE = (dt.date.today() + dt.timedelta(days=400)).isoformat()
-TOMORROW = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+# Far enough ahead that a run crossing midnight still sees it in the future.
+TOMORROW = (dt.date.today() + dt.timedelta(days=7)).isoformat()
 
 
 def enterprise(code: str, **changes: str) -> list[str]:
