@@ -11,7 +11,7 @@ from stdnum.cn import uscc as stdnum_uscc
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 
 from credit.labels import Labeled
-from credit.tabular import Cell, Formula, unneutralise
+from credit.tabular import Cell, ErrorValue, Formula, unneutralise
 
 E = TypeVar("E", bound=Labeled)
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d", "%Y年%m月%d日")
@@ -25,12 +25,14 @@ _USCC_SHAPE = re.compile(r"[0-9]{8}[0-9ABCDEFGHJKLMNPQRTUWXY]{10}")
 
 
 def text(cell: Cell) -> str:
-    """The cell as stripped text; formula cells are refused."""
+    """The cell as stripped text; formula and error cells are refused."""
     if type(cell) is str:  # the common case, kept cheap: imports call this ~10 times a row
         value = cell.strip()
         return unneutralise(value) if value[:1] == "'" else value
     if isinstance(cell, Formula):
         raise ValueError(f"formula cells are not accepted ({cell[:40]}); paste the values instead")
+    if isinstance(cell, ErrorValue):
+        raise ValueError(f"error cell {cell}: the spreadsheet could not compute it; fix the cell")
     if cell is None:
         return ""
     if isinstance(cell, float) and cell.is_integer():

@@ -26,7 +26,8 @@ PROGRESS_EVERY_S = 2.0
 # Rejections kept in memory for the report; every one still goes to the rejects file.
 MAX_REPORTED = 1000
 # A reason quotes the cell it refuses, and a cell may be 100,000 characters long or hold line
-# breaks: reasons are cut to this length and escaped so each stays one line of the report.
+# breaks: a longer reason loses its middle, and control characters are escaped, so each reason
+# stays one readable line of the report.
 MAX_REASON = 300
 _LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import re
+import warnings
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +22,22 @@ XLSX_MAX_ROWS = 1_048_576
 _CHUNK = 1 << 20
 # Cells starting with these are run as formulas by spreadsheet programs (CSV injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# What openpyxl raises on a damaged workbook, on opening it or later while reading a row: a bad
+# zip or deflate stream, a missing part, malformed XML (ParseError is a SyntaxError), and parts
+# or values its readers cannot convert (TypeError from its descriptors, ValueError, IndexError).
+_DAMAGED_XLSX = (
+    zipfile.BadZipFile, zlib.error, EOFError, OSError, SyntaxError, KeyError, IndexError, ValueError, TypeError, AttributeError,
+    RuntimeError,  # from zipfile: an unsupported compression method, or an encrypted member
+)
 
 
 
 class Formula(str):
     """The text of a spreadsheet formula cell; imports refuse it rather than trust a cached value."""
+
+
+class ErrorValue(str):
+    """An error cell (#N/A, #DIV/0!, #REF!...): no value at all, so imports refuse it too."""
 
 
 Cell = str | dt.date | dt.datetime | int | float | bool | None
@@ -65,7 +79,12 @@ def detect_encoding(path: Path) -> str:
         encoding = "utf-8"
     if _decodes(path, encoding):
         return encoding
-    if encoding == "utf-8" and _decodes(path, "gb18030"):
+    if encoding == "utf-8-sig":
+        raise ImportFileError(f"{path.name}: the file starts as UTF-8 (byte order mark) but is not UTF-8 throughout; save it as CSV UTF-8")
+    if _decodes(path, "gb18030"):
+        line = _utf8_line(path)
+        if line is not None:
+            raise ImportFileError(f"{path.name}: line {line} is UTF-8 but the rest of the file is GB18030; save the whole file as CSV UTF-8")
         return "gb18030"
     raise ImportFileError(f"{path.name}: the file is neither UTF-8 nor GB18030 text; save it as CSV UTF-8")
 
@@ -82,6 +101,40 @@ def _decodes(path: Path, encoding: str) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+# UTF-8 Chinese text mostly decodes as GB18030 too, as mojibake (重庆 → 閲嶅簡): a file with some
+# lines saved as UTF-8 and others as GB18030 is GB18030 as a whole and would load garbled names.
+# So a line that is valid UTF-8 with a Chinese character in it marks such a file. GB18030 text
+# reads as that about once in 10,000 lines of only three Chinese characters, hardly ever in longer ones.
+_NEWLINE = re.compile(rb"\r\n|\r|\n")
+_CHINESE = re.compile("[\u4e00-\u9fff]")
+
+
+def _lines(path: Path) -> Iterator[bytes]:
+    """The lines of a file as bytes, split at CRLF, CR or LF, read a chunk at a time."""
+    carry = b""
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            if chunk.endswith(b"\r"):
+                chunk += fh.read(1)  # keep a CRLF whole
+            *lines, carry = _NEWLINE.split(carry + chunk)
+            yield from lines
+    yield carry
+
+
+def _utf8_line(path: Path) -> int | None:
+    """The number of the first line that is UTF-8 with a Chinese character in it, or None."""
+    for number, line in enumerate(_lines(path), start=1):
+        if line.isascii():
+            continue
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if _CHINESE.search(text):
+            return number
+    return None
 
 
 def open_table(path: Path, sheet: str | None = None) -> Table:
@@ -131,41 +184,80 @@ def _open_csv(path: Path) -> Table:
 def _open_xlsx(path: Path, sheet: str | None) -> Table:
     import openpyxl
 
+    # Opened here, not by openpyxl, so that a workbook it fails on halfway is still closed.
+    fh = path.open("rb")
     try:
-        # data_only=False so a formula shows as its text and is rejected, never silently evaluated.
-        book = openpyxl.load_workbook(path, read_only=True, data_only=False)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        with warnings.catch_warnings():
+            # openpyxl warns of parts it drops or repairs (styles, defined names, relationships):
+            # nothing the import reads, and a user would see the warning's source line.
+            warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
+            # data_only=False so a formula shows as its text and is rejected, never silently evaluated.
+            book = openpyxl.load_workbook(fh, read_only=True, data_only=False)
+    except _DAMAGED_XLSX as exc:
+        fh.close()
         raise ImportFileError(f"{path.name}: not a readable .xlsx workbook ({type(exc).__name__})") from None
+
+    def close_book() -> None:
+        book.close()
+        fh.close()
+
     try:
         worksheet = book[sheet] if sheet is not None else book.worksheets[0]
     except KeyError:
         names = ", ".join(book.sheetnames)
-        book.close()
+        close_book()
         raise ImportFileError(f"{path.name}: no sheet named {sheet!r}; the sheets are: {names}") from None
+    except IndexError:
+        close_book()
+        raise ImportFileError(f"{path.name}: the workbook has no worksheet") from None
+    if not hasattr(worksheet, "iter_rows"):
+        close_book()
+        raise ImportFileError(f"{path.name}: sheet {worksheet.title!r} is a chart, not a table")
+    # Read-only mode stops at the size the <dimension> element claims, and a stale one (written
+    # by some exporters) would silently drop the rows and columns beyond it: read every cell.
+    worksheet.reset_dimensions()
     it = worksheet.iter_rows()
-    header_row = [_cell_value(c) for c in next(it, ())]
+
+    def damaged(exc: Exception, where: str) -> ImportFileError:
+        it.close()
+        close_book()
+        return ImportFileError(f"{path.name}: sheet {worksheet.title!r} is damaged {where} ({type(exc).__name__}); save it again from Excel")
+
+    try:
+        header_row = [_cell_value(c) for c in next(it, ())]
+    except _DAMAGED_XLSX as exc:
+        raise damaged(exc, "in its header row") from None
     if all(c is None for c in header_row):
         it.close()
-        book.close()
+        close_book()
         raise ImportFileError(f"{path.name}: sheet {worksheet.title!r} is empty")
     header = ["" if c is None else str(c).strip() for c in header_row]
 
     def rows() -> Iterator[tuple[int, list[Cell]]]:
-        for number, cells in enumerate(it, start=2):
-            yield number, [_cell_value(c) for c in cells]
+        number = 1
+        try:
+            for number, cells in enumerate(it, start=2):
+                yield number, [_cell_value(c) for c in cells]
+        except _DAMAGED_XLSX as exc:
+            # openpyxl parses the sheet as it goes: damage far down shows only when reached.
+            raise damaged(exc, f"after row {number}") from None
 
     def close() -> None:
         # The open sheet stream keeps the zip file open until the generator is closed.
         it.close()
-        book.close()
+        close_book()
 
     return Table(header=header, rows=_non_blank(rows()), close=close)
 
 
 def _cell_value(cell: Any) -> Cell:
     value = getattr(cell, "value", None)
-    if getattr(cell, "data_type", None) == "f" and isinstance(value, str):
-        return Formula(value)
+    if isinstance(value, str):
+        data_type = getattr(cell, "data_type", None)
+        if data_type == "f":
+            return Formula(value)
+        if data_type == "e":
+            return ErrorValue(value)
     return value
 
 
