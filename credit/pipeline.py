@@ -38,11 +38,17 @@ def parsed_batches(path: Path, sheet: str | None, parser: RowParser, size: int) 
         yield batch
 
 
-def _produce(path: Path, sheet: str | None, parser: RowParser, size: int, connection: Any) -> None:
+def _produce(path: Path, sheet: str | None, parser: RowParser, size: int, connection: Any, parents_end: Any) -> None:
+    # The fork gave this process the parent's end of the pipe too. Closed here, the parent is its
+    # only reader: if the parent dies (killed mid-import), sending fails at once instead of
+    # blocking forever on a full pipe that nobody will ever read.
+    parents_end.close()
     try:
         for batch in parsed_batches(path, sheet, parser, size):
             connection.send_bytes(pickle.dumps(("batch", batch), protocol=pickle.HIGHEST_PROTOCOL))
         connection.send_bytes(pickle.dumps(("done", None)))
+    except BrokenPipeError:
+        return  # the parent is gone: nobody to report to
     except ImportFileError as exc:
         connection.send_bytes(pickle.dumps(("error", str(exc))))
     except BaseException as exc:  # report, never hang the parent
@@ -58,7 +64,7 @@ def parsed_batches_in_child(path: Path, sheet: str | None, parser: RowParser, si
     """
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_produce, args=(path, sheet, parser, size, sender), daemon=True)
+    child = context.Process(target=_produce, args=(path, sheet, parser, size, sender, receiver), daemon=True)
     child.start()
     sender.close()
     try:

@@ -50,6 +50,8 @@ def draw_task(session: Session, code: str, entropy: str, operator: str) -> Draw:
     one visit per drawn enterprise and its items. Refused when the task was drawn before."""
     started = time.perf_counter()
     consistent_snapshot(session)
+    # Before the first read: the draw appends to the trail at the end of its snapshot's transaction.
+    audit.lock_head(session)
     task = get_task(session, code)
     if not entropy.strip():
         raise DrawRefused(task.id, "--entropy must not be empty: enter the public string fixed for this draw (e.g. that day's lottery numbers)")

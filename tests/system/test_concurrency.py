@@ -1,0 +1,229 @@
+"""Concurrency on PostgreSQL, with the `spotcheck` console script run as real processes:
+
+- eight draws of one task at the same moment: exactly one draws; the seven others are refused
+  with one `Error:` line each and no traceback; one draw is stored, every attempt is recorded
+  (draw_attempts and the audit trail), and the trail verifies. A draw of another task at the same
+  moment completes too;
+- fifty result submissions in flight together: none is lost, and the trail verifies;
+- a grading run while a records import commits: the run is the grading of the directory before
+  the import or of the one after it, never a mix.
+
+"At the same moment" is made certain with the database's own locks rather than left to timing:
+the test holds a lock the commands need (the tasks table; the audit events table, to which every
+command appends its event just before it commits), waits until every process is blocked on it,
+then lets go.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_assign import inspector, load_inspectors
+from tests.cli.test_task import (
+    ENTROPY, ITEM_HEADER, ITEMS, PLANS, STATION_A, STATION_B, USCC, create, draw, load_small, rows, write,
+)
+from tests.conftest import ENTERPRISE_HEADER, Env, postgres_schema
+from tests.system.procs import (
+    HOLD_AUDIT_APPENDS, application_name, finish, generate, holding, named, one_line_error, reaped, rows_of, server,
+    sessions, start, wait_until,
+)
+
+pytestmark = pytest.mark.postgres
+
+DRAWS = 8
+SUBMISSIONS = 50
+VISITS = 54  # one visit per enterprise: 50 are submitted together, 4 stay as they were
+BATCH = 10  # submissions in flight at once: ten processes at a time are what two cores bear
+AS_OF = "2026-11-01"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def audit_ok(env: Env) -> None:
+    verified = env.run("audit", "verify", user="auditor")
+    assert verified.stdout.startswith("intact:"), verified.stdout
+
+
+def test_simultaneous_draws_of_one_task_one_wins(tmp_path: Path, make_uscc: USCC) -> None:
+    with postgres_schema() as url:
+        env = Env(url, tmp_path)
+        env.run("db", "upgrade")
+        load_small(env, make_uscc)
+        create(env, "T1", stations=[STATION_A])
+        create(env, "T2", stations=[STATION_B], starts="2026-04-01")
+        name = application_name("draw")
+        entropies = [f"{ENTROPY} 第{n}路" for n in range(DRAWS)]
+        # The test locks the tasks table against writes, so no draw can claim its task. Once the
+        # eight draws of T1, and one of another task, T2, are all blocked, the lock goes.
+        with server(url) as pg, holding(url, "LOCK TABLE tasks IN EXCLUSIVE MODE") as release, reaped([]) as procs:
+            procs += [start(named(url, name), "task", "draw", "T1", "--entropy", e, "--json", user="planner") for e in entropies]
+            procs.append(start(named(url, name), "task", "draw", "T2", "--entropy", ENTROPY, "--json", user="planner"))
+            wait_until(lambda: sessions(pg, name, "wait_event_type = 'Lock'") == DRAWS + 1, f"all {DRAWS + 1} draws to be blocked", procs)
+            release()
+            *results, other = [finish(p) for p in procs]
+
+        # Another task's draw at the same moment is no reason to fail: it is drawn too.
+        assert other.code == 0, other.describe()
+        assert json.loads(other.stdout)["visits"] > 0
+        winners = [r for r in results if r.code == 0]
+        assert len(winners) == 1, "\n\n".join(r.describe() for r in results)
+        won = json.loads(winners[0].stdout)
+        assert not [line for line in winners[0].stderr.splitlines() if line.startswith("Error:")]
+        losers = [r for r in results if r.code != 0]
+        assert len(losers) == DRAWS - 1
+        for loser in losers:
+            message = one_line_error(loser)
+            assert "task T1 was" in message and "drawn" in message and "a draw is never repeated" in message, message
+
+        # One draw stored, with the winner's visits; every attempt recorded, the winner's entropy
+        # with the draw, the others' with their refusals.
+        assert rows(env, "SELECT t.code, d.entropy FROM draws d JOIN tasks t ON t.id = d.task_id ORDER BY t.code") == [
+            ("T1", won["entropy"]), ("T2", ENTROPY)]
+        assert env.scalar("SELECT count(*) FROM visits v JOIN tasks t ON t.id = v.task_id WHERE t.code = 'T1'") == won["visits"] > 0
+        attempts = rows(env, "SELECT outcome, entropy FROM draw_attempts a JOIN tasks t ON t.id = a.task_id WHERE t.code = 'T1'")
+        assert sorted(o for o, _ in attempts) == ["drawn"] + ["refused"] * (DRAWS - 1)
+        assert {e for o, e in attempts if o == "drawn"} == {won["entropy"]}
+        assert sorted(e for _, e in attempts) == sorted(entropies)
+        assert env.json("task", "show", "T1")["status"] == "drawn"
+
+        events = [e for e in env.json("audit", "log", "--task", "T1", user="auditor") if e["action"] == "task.draw"]
+        assert sorted(e["outcome"] for e in events) == ["done"] + ["refused"] * (DRAWS - 1)
+        assert all(e["actor"] == "planner" for e in events)
+        audit_ok(env)
+        assert env.json("task", "verify", "T1")["identical"] is True
+        assert env.json("task", "verify", "T2")["identical"] is True
+
+
+# Fifty submissions ----------------------------------------------------------------------------------
+
+
+def load_visits(env: Env, make_uscc: USCC) -> None:
+    """Task T1 with one visit per enterprise (K-01 at 100 % of VISITS station-B enterprises),
+    assigned to station-A inspectors, every visit's result recorded by its team (录入)."""
+    env.run("import", "departments", str(env.csv("departments.csv", ["code", "name"], [["SCJG", "市场监督管理局"], ["YJJ", "应急管理局"]])))
+    env.run("import", "items", str(env.csv("items.csv", ITEM_HEADER, ITEMS)))
+    enterprises = [[make_uscc(n), f"重庆并发测试{n:02d}有限公司", "企业", "张三", "2015-03-01", "存续", "500106", STATION_B, "F5211",
+                    f"沙坪坝区并发路{n}号", "", "否"] for n in range(1, VISITS + 1)]
+    env.run("import", "enterprises", str(env.csv("enterprises.csv", ENTERPRISE_HEADER, enterprises)))
+    env.run("credit", "grade", "--as-of", "2026-02-01")
+    env.run("plan", "create", str(write(env, "plans.toml", PLANS)))
+    create(env, "T1", stations=[STATION_B], extra="cross_station = true\n")
+    assert draw(env, "T1")["visits"] == VISITS
+    load_inspectors(env, [inspector(n, station=STATION_A) for n in range(1, 9)])
+    env.run("task", "assign", "T1")
+    by_recorder: dict[str, list[list[str]]] = {}
+    for rank, number in team_member(env).items():
+        by_recorder.setdefault(number, []).append([f"T1/{rank}", "K-01", number, "是", "实地检查", "1", "", "", ""])
+    header = ["visit", "item", "inspector", "checked", "methods", "results", "findings", "measure", "date"]
+    for number, data in by_recorder.items():
+        env.run("result", "import", str(env.csv(f"results-{number}.csv", header, data)), user=env.inspector_user(number))
+
+
+def team_member(env: Env, last: bool = False) -> dict[int, str]:
+    """Visit rank → the first (or last) inspector number of its team."""
+    aggregate = "max" if last else "min"
+    return {rank: number for rank, number in rows(env, (
+        f"SELECT v.rank, {aggregate}(i.inspector_no) FROM visits v JOIN assignments a ON a.visit_id = v.id"
+        " JOIN inspectors i ON i.id = a.inspector_id GROUP BY v.rank"))}
+
+
+def test_concurrent_result_submissions_are_all_kept(tmp_path: Path, make_uscc: USCC) -> None:
+    with postgres_schema() as url:
+        env = Env(url, tmp_path)
+        env.run("db", "upgrade")
+        load_visits(env, make_uscc)
+        assert env.scalar("SELECT count(*) FROM visit_results WHERE state = 'entered'") == VISITS
+        # Each visit is submitted by the other member of its team than the one who recorded it.
+        submitter = team_member(env, last=True)
+        ranks = sorted(submitter)[:SUBMISSIONS]
+        users = {rank: env.inspector_user(submitter[rank]) for rank in ranks}
+
+        results = []
+        for first in range(0, SUBMISSIONS, BATCH):
+            batch = ranks[first:first + BATCH]
+            name = application_name("submit")
+            # Each submission changes its visit's results, then waits to append its audit event,
+            # which the test holds up: the whole batch is in flight at once before any commits.
+            with server(url) as pg, holding(url, HOLD_AUDIT_APPENDS) as release, reaped([]) as procs:
+                procs += [start(named(url, name), "result", "submit", f"T1/{rank}", user=users[rank]) for rank in batch]
+                wait_until(lambda: sessions(pg, name, "wait_event_type = 'Lock' AND backend_xid IS NOT NULL") == len(batch),
+                           f"{len(batch)} submissions to have written and wait to commit", procs)
+                release()
+                results += [finish(p) for p in procs]
+
+        for rank, result in zip(ranks, results, strict=True):
+            assert result.code == 0, result.describe()
+            assert result.stdout.strip() == f"T1/{rank}: submitted for review (待审核)", result.describe()
+        # Every submission is there, by the inspector who made it; the other visits are untouched.
+        stored = {rank: (state, number) for rank, state, number in rows(env, (
+            "SELECT v.rank, r.state, i.inspector_no FROM visit_results r JOIN visits v ON v.id = r.visit_id"
+            " LEFT JOIN inspectors i ON i.id = r.submitted_by"))}
+        assert {rank: stored[rank] for rank in ranks} == {rank: ("submitted", submitter[rank]) for rank in ranks}
+        assert {rank: stored[rank] for rank in stored if rank not in ranks} == {rank: ("entered", None) for rank in sorted(submitter)[SUBMISSIONS:]}
+        events = [e for e in env.json("audit", "log", "--task", "T1", user="auditor") if e["action"] == "result.submit"]
+        assert sorted(e["subject"] for e in events) == sorted(f"T1/{rank}" for rank in ranks)
+        assert all(e["outcome"] == "done" and e["actor"] == users[int(e["subject"].split("/")[1])] for e in events)
+        audit_ok(env)
+
+
+# Grading during an import ---------------------------------------------------------------------------
+
+
+def tiers_and_digest(env: Env, run: int) -> tuple[dict[str, int], str, int]:
+    (a, b, c, d, digest, bound), = rows(env, f"SELECT count_a, count_b, count_c, count_d, result_sha256, max_record_id FROM grading_runs WHERE id = {run}")
+    return {"A": a, "B": b, "C": c, "D": d}, digest, bound
+
+
+def test_grading_during_a_records_import_sees_before_or_after(tmp_path: Path) -> None:
+    with postgres_schema() as url:
+        env = Env(url, tmp_path)
+        env.run("db", "upgrade")
+        for kind in ("departments", "items", "enterprises", "records"):
+            env.run("import", kind, str(EXAMPLES / f"{kind}.csv"))
+        before = env.json("credit", "grade", "--as-of", AS_OF)["run"]
+        # Thousands of records on the examples' 300 enterprises: most of them change tier.
+        records = generate(tmp_path / "generated", 40)
+        assert rows_of(records) > 5000
+
+        importing, grading = application_name("import"), application_name("grade")
+        with (server(url) as pg, holding(url, HOLD_AUDIT_APPENDS) as let_import_commit,
+              holding(url, "LOCK TABLE credit_repairs IN ACCESS EXCLUSIVE MODE") as let_grading_read, reaped([]) as procs):
+            # The import writes every record, then waits to append its audit event and commit.
+            procs.append(start(named(url, importing), "import", "records", str(records), "--json", user="planner"))
+            wait_until(lambda: sessions(pg, importing, "wait_event_type = 'Lock' AND backend_xid IS NOT NULL") == 1,
+                       "the import to have written its records and wait to commit", procs)
+            # The grading starts while the import is uncommitted. It reads the highest record id,
+            # then waits for the repairs table, which the test holds: its transaction is under way.
+            procs.append(start(named(url, grading), "credit", "grade", "--as-of", AS_OF, "--json", user="planner"))
+            wait_until(lambda: sessions(pg, grading, "wait_event_type = 'Lock' AND query LIKE '%credit_repairs%'") == 1,
+                       "the grading to have begun reading and wait for the repairs table", procs)
+            # Now the import commits, in the middle of the grading run's reading; then the grading
+            # reads the records, with the import's committed.
+            let_import_commit()
+            imported = finish(procs[0])
+            assert procs[1].poll() is None, finish(procs[1]).describe()
+            let_grading_read()
+            graded = finish(procs[1])
+        assert imported.code == 0, imported.describe()
+        assert graded.code == 0, graded.describe()
+        counts = json.loads(imported.stdout)
+        assert counts["rejected"] == 0 and counts["inserted"] > 5000, counts
+        during = json.loads(graded.stdout)["run"]
+        after = env.json("credit", "grade", "--as-of", AS_OF)["run"]
+
+        # The trail agrees: the import's event comes before the grading run's.
+        events = [(e["id"], e["action"], e["subject"]) for e in env.json("audit", "log", user="auditor")]
+        import_event = max(i for i, action, _ in events if action == "directory.import")
+        grade_event = next(i for i, action, subject in events if action == "credit.grade" and subject == f"run {during}")
+        assert import_event < grade_event, events
+
+        seen = tiers_and_digest(env, during)
+        old, new = tiers_and_digest(env, before), tiers_and_digest(env, after)
+        assert old[:2] != new[:2], "the import must change tiers, or the test cannot tell before from after"
+        # Counts, digest and the record bound all of one side: the directory before or after.
+        assert seen in (old, new), {"during": seen, "before": old, "after": new}
+        assert json.loads(graded.stdout)["tiers"] == seen[0]
+        # A run re-derives from its stored bound: audit verify grades every run again if need be.
+        audit_ok(env)
