@@ -15,7 +15,6 @@ import io
 import json
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,8 +53,8 @@ SIZES = {
 class Demo:
     """Runs the commands against one database and prints what each did."""
 
-    def __init__(self, url: str, out: Path) -> None:
-        self.url, self.out = url, out
+    def __init__(self, url: str) -> None:
+        self.url = url
         self.started = time.perf_counter()
 
     def cli(self, user: str | None, *args: str) -> str:
@@ -178,10 +177,10 @@ def demo(size: str, demo_url: str, out: Path) -> None:
     run(demo_url, SIZES[size], out)
 
 
-def run(url: str, size: Size, out: Path, echo: Callable[[str], None] = click.echo) -> None:
+def run(url: str, size: Size, out: Path) -> None:
     _fresh_database(url)
     out.mkdir(parents=True, exist_ok=True)
-    d = Demo(url, out)
+    d = Demo(url)
     d.cli(None, "db", "upgrade")
     d.cli(None, "user", "add", ADMIN, "--role", "admin")
     for name, role in ((PLANNER, "planner"), (REVIEWER, "reviewer"), (AUDITOR, "auditor")):
@@ -217,10 +216,9 @@ def run(url: str, size: Size, out: Path, echo: Callable[[str], None] = click.ech
     d.cli(PLANNER, "task", "announce", TASK, "--out", str(out / "announcement"))
     d.say("task", f"{TASK}: joint task of {', '.join(departments)}; announced with its seed commitment")
     drawn = d.json(PLANNER, "task", "draw", TASK, "--entropy", "演示 2026-10-10 福彩3D 3 7 2")
-    d.say("draw", f"{drawn['visits']:,} visits for {drawn.get('matters', sum(drawn.get('drawn_per_item', {}).values())):,} matters; "
-          f"separate draws would need {drawn.get('separate_visits', '?')}")
+    d.say("draw", f"{drawn['visits']:,} visits for {drawn['matters']:,} matters; separate draws would need {drawn['separate_visits']:,}")
     assigned = d.json(PLANNER, "task", "assign", TASK)
-    d.say("assign", f"{assigned.get('assigned', assigned.get('visits', '?'))} visits staffed by teams of two (CP-SAT)")
+    d.say("assign", f"{assigned['visits']:,} visits staffed by {assigned['inspectors']} inspectors in teams of two (CP-SAT)")
     d.cli(PLANNER, "task", "notices", TASK, "--out", str(out / "notices"))
 
     _results(d, out)
@@ -232,7 +230,7 @@ def run(url: str, size: Size, out: Path, echo: Callable[[str], None] = click.ech
     d.say("report", f"oversight report in {out / 'report'}")
     verified = d.json(AUDITOR, "audit", "verify")
     d.say("audit", f"{verified['events']} events, {verified['rows']:,} row hashes: {'intact' if verified['intact'] else 'NOT intact'}")
-    echo(_next_steps(url, out))
+    click.echo(_next_steps(url, out))
 
 
 def _results(d: Demo, out: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from cli.main import cli
-from tests.conftest import Env
+from tests.conftest import Env, postgres_schema
 
 STEPS = ["users", "generated", "import", "import", "import", "grade", "task", "draw", "assign", "results", "review",
          "publish", "follow-up", "report", "audit"]
@@ -53,11 +53,11 @@ def test_a_sqlite_demo_starts_from_a_fresh_file(tmp_path: Path) -> None:
     assert env.scalar("SELECT seed_source FROM tasks") == "os"
 
 
-def test_a_database_with_data_is_refused(database_url: str, tmp_path: Path) -> None:
-    if database_url.startswith("sqlite"):
-        return  # a SQLite demo file is replaced, as the test above shows
-    env = Env(database_url, tmp_path)
-    env.run("db", "upgrade")
-    code, _, err = run_demo(database_url, tmp_path / "demo")
-    assert code == 1 and "the demo needs an empty database" in err and "Traceback" not in err
-    assert json.loads(env.run("user", "list", "--json").stdout)  # the users it had are still there
+def test_a_database_with_data_is_refused(tmp_path: Path) -> None:
+    """Only a SQLite file is replaced (above); any other database must be empty."""
+    with postgres_schema() as url:
+        env = Env(url, tmp_path)
+        env.run("db", "upgrade")
+        code, _, err = run_demo(url, tmp_path / "demo")
+        assert code == 1 and "the demo needs an empty database" in err and "Traceback" not in err
+        assert json.loads(env.run("user", "list", "--json").stdout)  # the users it had are still there
