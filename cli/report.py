@@ -15,7 +15,6 @@ from cli.app import App, domain_errors, pass_app, requires, summary
 from cli.credit import DATE, day_or_today, policy_option
 from credit.policy import TIERS, load_policy
 from inspection.reports import figures as f
-from inspection.reports.page import write_page
 from inspection.reports.queries import build_report
 
 
@@ -54,7 +53,11 @@ def report(app: App, kind: str, task_code: str | None, year: int | None, as_of: 
     with summary("report", kind=kind, task=task_code, year=year) as facts:
         with app.session() as session:
             built = build_report(session, policy, kinds, task=task_code, year=year, as_of=day)
-        page = write_page(html, built) if html is not None else None
+        page = None
+        if html is not None:
+            from inspection.reports.page import write_page  # matplotlib: only for the HTML page
+
+            page = write_page(html, built)
         facts.update(tasks=len(built.tasks), html=str(page) if page else None)
     if as_json:
         click.echo(json.dumps(built.as_dict(kind), ensure_ascii=False))

@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from ortools.sat.python import cp_model
 
 # Deterministic time per block (CP-SAT's own unit, not seconds: the same on every run of the
 # same build). The wall-clock limit is only a safety net; when it fires the run is marked
@@ -94,6 +93,10 @@ def _solve_block(pairs: Pairs, members: np.ndarray, chosen: np.ndarray, seed: in
         load[int(pairs.inspector[p])] = load.get(int(pairs.inspector[p]), 0) + 1
     # An inspector with no visit that day keeps none: their pairs are left out.
     members = members[np.isin(pairs.inspector[members], np.fromiter(load, np.int64, len(load)))]
+    # Imported here: OR-Tools' CP-SAT module brings pandas (0.3 s), which every command that only
+    # reads the staffing rules would otherwise pay at start-up.
+    from ortools.sat.python import cp_model
+
     model = cp_model.CpModel()
     x = [model.new_bool_var(f"x{p}") for p in members.tolist()]
     for var, p in zip(x, members.tolist()):

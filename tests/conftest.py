@@ -93,7 +93,7 @@ def _action(args: Sequence[str]) -> str | None:
             break
         if token.startswith("-"):
             continue
-        command = command.commands.get(token)
+        command = command.get_command(click.Context(command), token)
         if command is None:
             return None
     return getattr(getattr(command, "callback", None), "spotcheck_action", None)

@@ -21,7 +21,10 @@ UNCHECKED = {("db", "upgrade"), ("db", "downgrade"), ("db", "current"), ("db", "
 
 def leaf_commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
     out = []
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         if isinstance(command, click.Group):
             out += leaf_commands(command, (*path, name))
         else:
