@@ -248,20 +248,6 @@ def _adopt(connection: Connection, actor: str, role: str | None, first: Pending)
     return connection.execute(select(AuditHead.event_id, AuditHead.sha256).where(AuditHead.id == 1)).one()
 
 
-def lock_head(session: Session) -> None:
-    """Hold the trail for a transaction that reads from one snapshot and then appends (the draw,
-    at REPEATABLE READ on PostgreSQL); call it before the transaction's first read.
-
-    Such a transaction cannot lock the head row only when it appends: any writer that committed
-    after its snapshot was taken has moved that row on, and PostgreSQL refuses the lock with a
-    serialization failure, after all the work. A table lock taken before the first read is held
-    before the snapshot exists, so those writers wait for this transaction instead, as they wait
-    for each other at the head row. Readers do not wait. SQLite has one writer at a time anyway.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text(f"LOCK TABLE {AuditHead.__tablename__} IN EXCLUSIVE MODE"))
-
-
 def record(session: Session, action: str, summary: str, *, task: str | None = None, subject: str | None = None,
            detail: dict[str, Any] | None = None, actor: Actor | None = None, outcome: str = "done") -> Recorded:
     """Append the event for the work done so far in this transaction, with every row it changed."""

@@ -23,7 +23,7 @@ from credit.grading import run_policy
 from credit.grading_models import GradingRun
 from credit.models import Enterprise
 from credit.policy import format_percent, parse_percent
-from inspection import sampling
+from inspection import draw_concurrency, sampling
 from inspection.assignment_check import check_assignment
 from inspection.enums import DrawOutcome, TaskStatus
 from inspection.frame import FrameParams, ItemRule, TaskFrame, frame_params, read_frame
@@ -49,9 +49,6 @@ def draw_task(session: Session, code: str, entropy: str, operator: str) -> Draw:
     """Draw ``code``'s targets with its committed seed and the public ``entropy``; store the draw,
     one visit per drawn enterprise and its items. Refused when the task was drawn before."""
     started = time.perf_counter()
-    consistent_snapshot(session)
-    # Before the first read: the draw appends to the trail at the end of its snapshot's transaction.
-    audit.lock_head(session)
     task = get_task(session, code)
     if not entropy.strip():
         raise DrawRefused(task.id, "--entropy must not be empty: enter the public string fixed for this draw (e.g. that day's lottery numbers)")
@@ -65,11 +62,13 @@ def draw_task(session: Session, code: str, entropy: str, operator: str) -> Draw:
             update(Task).where(Task.id == task.id, Task.status == TaskStatus.CREATED).values(status=TaskStatus.DRAWN)
             .execution_options(synchronize_session=False)
         ).rowcount
-    except sa_exc.OperationalError:  # PostgreSQL: another session drew it after our snapshot began
+    except sa_exc.OperationalError:  # a serialization failure, should the transaction not be READ COMMITTED
         raise DrawRefused(task.id, f"task {code} was drawn by another session at the same time; a draw is never repeated") from None
-    if claimed != 1:
+    if claimed != 1:  # on PostgreSQL, after waiting for the session that claimed it to commit
         session.refresh(task)
         raise DrawRefused(task.id, _refusal(session, task))
+    # Draws whose scopes overlap go one after another (draw_concurrency.py); then one snapshot.
+    draw_concurrency.lock_scope(session, json.loads(task.scope))
     seed = bytes.fromhex(task.seed_hex)
     if sampling.seed_commitment(seed) != task.seed_commitment:
         raise SpotcheckError(f"task {code}: the stored seed does not match its published commitment; the task cannot be drawn")
@@ -82,9 +81,10 @@ def draw_task(session: Session, code: str, entropy: str, operator: str) -> Draw:
                  tuple(filter(None, item.industries.split(";"))), tuple(getattr(ti, f"ratio_{t.lower()}") for t in "abcd"))
         for ti, item, department in items
     ]
-    params = frame_params(session, task, rules, run_policy(run).default_tier)
     key = sampling.draw_key(seed, entropy)
-    task_frame = read_frame(session, params, key)
+    with draw_concurrency.snapshot_reader(session) as reader:
+        params = frame_params(reader, task, rules, run_policy(run).default_tier)
+        task_frame = read_frame(reader, params, key)
     read_s = time.perf_counter() - started
     log.info("draw_read", task=code, eligible=len(task_frame.frame.usccs), seconds=round(read_s, 3))
 
@@ -119,9 +119,10 @@ def draw_task(session: Session, code: str, entropy: str, operator: str) -> Draw:
 
 
 def consistent_snapshot(session: Session) -> None:
-    """Read everything of this transaction from one snapshot. SQLite has one already (the draw
-    takes the write lock before reading); PostgreSQL's READ COMMITTED would let an import that
-    commits between two of the draw's queries show each of them different data."""
+    """Read everything of this transaction from one snapshot (verification). SQLite's
+    transaction has one already; PostgreSQL's READ COMMITTED would let an import that commits
+    between two queries show each of them different data. For a transaction that writes, see
+    draw_concurrency.snapshot_reader instead."""
     if session.get_bind().dialect.name == "postgresql" and not session.info.get("snapshot"):
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         session.info["snapshot"] = True  # set once, before the first statement (audit verify calls it first)

@@ -20,6 +20,7 @@ from credit import db_roles
 from credit.db import make_engine
 from credit.db_grants import grant_roles
 from credit.db_roles import DatabaseRoleError
+from inspection.draw_concurrency import LOCK_SPACE
 from tests.conftest import Env, postgres_schema
 
 AUDIT_TABLES = ("audit_events", "audit_rows", "audit_head")
@@ -331,9 +332,8 @@ class TestGrantOnPostgres:
                 new_id = conn.execute(text("INSERT INTO departments (code, name) VALUES ('SCJ', '市场监管局') RETURNING id")).scalar()
                 conn.execute(text("UPDATE departments SET name = '区市场监管局' WHERE id = :id"), {"id": new_id})
                 conn.execute(text("DELETE FROM departments WHERE id = :id"), {"id": new_id})
-            if "audit_head" in existing_tables(env):
-                with engine.begin() as conn:  # a draw holds the trail from its first read (audit.lock_head)
-                    conn.execute(text("LOCK TABLE audit_head IN EXCLUSIVE MODE"))
+            with engine.begin() as conn:  # a draw waits for draws of its districts (inspection.draw_concurrency)
+                conn.execute(text("SELECT pg_advisory_xact_lock_shared(:space, 0), pg_advisory_xact_lock(:space, 500106)"), {"space": LOCK_SPACE})
             assert_denied(engine, "INSERT INTO publications SELECT * FROM publications WHERE false")
             assert_denied(engine, "UPDATE visit_results SET state = state")
             for table in sorted({"audit_events", "audit_rows"} & existing_tables(env)):

@@ -4,6 +4,9 @@
   with one `Error:` line each and no traceback; one draw is stored, every attempt is recorded
   (draw_attempts and the audit trail), and the trail verifies. A draw of another task at the same
   moment completes too;
+- draws and assignments of two districts' tasks run side by side: each does all its work while
+  the other holds its uncommitted writes; a draw of the same district as a running one waits for
+  it, and then leaves out the enterprises it drew (checked on the same item within 12 months);
 - fifty result submissions in flight together: none is lost, and the trail verifies;
 - a grading run while a records import commits: the run is the grading of the directory before
   the import or of the one after it, never a mix.
@@ -94,6 +97,88 @@ def test_simultaneous_draws_of_one_task_one_wins(tmp_path: Path, make_uscc: USCC
         audit_ok(env)
         assert env.json("task", "verify", "T1")["identical"] is True
         assert env.json("task", "verify", "T2")["identical"] is True
+
+
+# Draws of several districts -------------------------------------------------------------------------
+
+PER_DISTRICT = 20
+HALF = '{ A = "50%", B = "50%", C = "50%", D = "50%" }'
+
+
+def district_scope(code: str) -> str:
+    return f'scope = {{ districts = ["{code}"] }}\n'
+
+
+def drawn_enterprises(env: Env, task: str) -> set[str]:
+    return {uscc for (uscc,) in rows(env, (
+        "SELECT e.uscc FROM visits v JOIN enterprises e ON e.id = v.enterprise_id JOIN tasks t ON t.id = v.task_id"
+        f" WHERE t.code = '{task}'"))}
+
+
+def test_two_districts_draw_and_assign_side_by_side_one_district_draws_in_turn(tmp_path: Path, make_uscc: USCC) -> None:
+    with postgres_schema() as url:
+        env = Env(url, tmp_path)
+        env.run("db", "upgrade")
+        env.run("import", "departments", str(env.csv("departments.csv", ["code", "name"], [["SCJG", "市场监督管理局"], ["YJJ", "应急管理局"]])))
+        env.run("import", "items", str(env.csv("items.csv", ITEM_HEADER, ITEMS)))
+        districts = {"500106": "沙坪坝区市场监管局甲所", "500107": "九龙坡区市场监管局甲所"}
+        enterprises = [[make_uscc(k * PER_DISTRICT + n), f"重庆区县并行测试{k}{n:02d}有限公司", "企业", "张三", "2015-03-01", "存续", code,
+                        station, "F5211", f"测试路{n}号", "", "否"]
+                       for k, (code, station) in enumerate(districts.items()) for n in range(PER_DISTRICT)]
+        env.run("import", "enterprises", str(env.csv("enterprises.csv", ENTERPRISE_HEADER, enterprises)))
+        env.run("credit", "grade", "--as-of", "2026-02-01")
+        env.run("plan", "create", str(write(env, "plans.toml", PLANS)))
+        # X1 and Y1: half of each district on K-01. X2, a month later in X1's district: all of it,
+        # less what X1 drew (checked on K-01 within 12 months).
+        create(env, "X1", ratios=HALF, extra=district_scope("500106"))
+        create(env, "Y1", ratios=HALF, extra=district_scope("500107"))
+        create(env, "X2", starts="2026-04-01", extra=district_scope("500106"))
+
+        first, other, same = application_name("draw-x1"), application_name("draw-y1"), application_name("draw-x2")
+        # Every draw writes its visits, then waits to append its audit event, which the test holds up.
+        with server(url) as pg, holding(url, HOLD_AUDIT_APPENDS) as release, reaped([]) as procs:
+            written = "wait_event_type = 'Lock' AND backend_xid IS NOT NULL"
+            procs.append(start(named(url, first), "task", "draw", "X1", "--entropy", ENTROPY, "--json", user="planner"))
+            wait_until(lambda: sessions(pg, first, written) == 1, "X1 to have written its visits", procs)
+            # Another district's draw does all its work while X1's visits are uncommitted.
+            procs.append(start(named(url, other), "task", "draw", "Y1", "--entropy", ENTROPY, "--json", user="planner"))
+            wait_until(lambda: sessions(pg, other, written) == 1, "Y1 to have written its visits beside X1", procs)
+            # The same district's next draw waits for X1 before it reads anything.
+            procs.append(start(named(url, same), "task", "draw", "X2", "--entropy", ENTROPY, "--json", user="planner"))
+            wait_until(lambda: sessions(pg, same, "wait_event = 'advisory'") == 1, "X2 to wait for X1's district", procs)
+            assert sessions(pg, same, "backend_xid IS NOT NULL AND query LIKE '%pg_advisory_xact_lock%'") == 1
+            release()
+            results = [finish(p) for p in procs]
+
+        for result in results:
+            assert result.code == 0, result.describe()
+        x1, y1, x2 = (drawn_enterprises(env, t) for t in ("X1", "Y1", "X2"))
+        in_x = {row[0] for row in enterprises if row[6] == "500106"}
+        assert len(x1) == len(y1) == PER_DISTRICT // 2
+        assert x1 < in_x and not y1 & in_x
+        # X2 read after X1 committed: it drew every enterprise of the district X1 did not.
+        assert x2 == in_x - x1
+        assert json.loads(results[2].stdout)["recently_checked"] == {"K-01": PER_DISTRICT // 2}
+
+        # The two districts' assignments: each solves and writes while the other's is uncommitted.
+        load_inspectors(env, [inspector(k * 10 + n, district=code, station=station.replace("甲所", "乙所"))
+                              for k, (code, station) in enumerate(districts.items()) for n in range(1, 5)])
+        assigning = application_name("assign")
+        with server(url) as pg, holding(url, HOLD_AUDIT_APPENDS) as release, reaped([]) as procs:
+            procs += [start(named(url, assigning), "task", "assign", task, "--json", user="planner") for task in ("X1", "Y1")]
+            wait_until(lambda: sessions(pg, assigning, written) == 2, "both assignments to have written their teams", procs)
+            release()
+            assigned = [finish(p) for p in procs]
+        for result in assigned:
+            assert result.code == 0, result.describe()
+            assert json.loads(result.stdout)["visits"] == PER_DISTRICT // 2
+        # Each district's visits are staffed by that district's inspectors (属地).
+        staffed = rows(env, ("SELECT DISTINCT t.code, i.district_code FROM assignments a JOIN inspectors i ON i.id = a.inspector_id"
+                             " JOIN visits v ON v.id = a.visit_id JOIN tasks t ON t.id = v.task_id ORDER BY t.code"))
+        assert staffed == [("X1", "500106"), ("Y1", "500107")]
+        audit_ok(env)
+        for task in ("X1", "Y1", "X2"):
+            assert env.json("task", "verify", task)["identical"] is True
 
 
 # Fifty submissions ----------------------------------------------------------------------------------
