@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from credit.errors import ImportFileError, SpotcheckError
 from credit.fields import boolean, date, optional, split_list, text
-from credit.importing import Column, Rejection, RowParser, map_header
+from credit.importing import Column, Rejection, RowParser, map_header, one_line
 from credit.tabular import Cell, open_table, table_format
 from inspection.models import Inspector
 from inspection.results import parse_entry, record
@@ -82,13 +82,14 @@ class _Import:
     def row(self, number: int, values: dict[str, Any], problems: Sequence[tuple[str, str]]) -> None:
         """Record one parsed row, or note why it is refused."""
         self.rows += 1
+        # A reason quotes the user's value, which may hold line breaks: each stays one line.
         if problems:
-            self.rejections.append(Rejection(self.file, number, tuple(problems)))
+            self.rejections.append(Rejection(self.file, number, tuple((column, one_line(reason)) for column, reason in problems)))
             return
         try:
             self._record(number, values)
         except SpotcheckError as exc:
-            self.rejections.append(Rejection(self.file, number, (("", str(exc)),)))
+            self.rejections.append(Rejection(self.file, number, (("", one_line(str(exc))),)))
 
     def _record(self, number: int, values: dict[str, Any]) -> None:
         visit, task = find_visit(self.session, values["visit"])

@@ -221,6 +221,19 @@ class TestRefused:
         assert "r.csv: row 3: " in err and reason in err
         nothing_stored(env)
 
+    def test_line_breaks_and_huge_values_give_one_short_line(self, assigned: tuple[Env, dict[int, str]]) -> None:
+        env, _ = assigned
+        data = [clean(env, 1), clean(env, 2, methods="实地检查\r\nrow 9: 伪造"), clean(env, 3, visit="T1/3\n伪造的第二行"),
+                clean(env, 4, methods="检" * 20_000)]
+        err = env.run("result", "import", str(env.csv("r.csv", ZH, data)), expect=1).stderr
+        lines = [line for line in err.splitlines() if not line.startswith("{")]  # not the JSON log event
+        assert [line.split(": ")[1] for line in lines if line.startswith("r.csv: row")] == ["row 3", "row 4", "row 5"], err
+        assert "unknown value '实地检查\\r\\nrow 9: 伪造'" in err and "'3\\n伪造的第二行'" in err
+        assert not [line for line in lines if line.startswith(("row 9", "伪造"))]
+        huge = next(line for line in lines if line.startswith("r.csv: row 5: "))
+        assert "characters left out" in huge and len(huge) < 600, len(huge)
+        nothing_stored(env)
+
     def test_same_visit_and_item_twice(self, assigned: tuple[Env, dict[int, str]]) -> None:
         env, _ = assigned
         # The second row names the same visit by its USCC.
