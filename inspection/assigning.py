@@ -44,6 +44,9 @@ def assign_task(session: Session, code: str, operator: str) -> AssignmentRun:
     is not drawn or already assigned, and when any visit cannot be staffed (nothing is stored)."""
     started = time.perf_counter()
     task = get_task(session, code)
+    # Two assignments of one task at once (PostgreSQL): the second waits here for the first to
+    # end, then finds it stored and is refused below. SQLite has one writer at a time anyway.
+    session.execute(select(Task.id).where(Task.id == task.id).with_for_update())
     if task.status != TaskStatus.DRAWN:
         state = "has not been drawn yet" if task.status == TaskStatus.CREATED else "was replaced"
         raise SpotcheckError(f"task {code} {state}: only a drawn task is assigned")

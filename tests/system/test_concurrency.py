@@ -6,7 +6,8 @@
   moment completes too;
 - draws and assignments of two districts' tasks run side by side: each does all its work while
   the other holds its uncommitted writes; a draw of the same district as a running one waits for
-  it, and then leaves out the enterprises it drew (checked on the same item within 12 months);
+  it, and then leaves out the enterprises it drew (checked on the same item within 12 months); a
+  second assignment of a task being assigned waits for the first, then is refused;
 - fifty result submissions in flight together: none is lost, and the trail verifies;
 - a grading run while a records import commits: the run is the grading of the directory before
   the import or of the one after it, never a mix.
@@ -161,17 +162,23 @@ def test_two_districts_draw_and_assign_side_by_side_one_district_draws_in_turn(t
         assert json.loads(results[2].stdout)["recently_checked"] == {"K-01": PER_DISTRICT // 2}
 
         # The two districts' assignments: each solves and writes while the other's is uncommitted.
+        # A second assignment of X1 meanwhile waits for the first, then is refused.
         load_inspectors(env, [inspector(k * 10 + n, district=code, station=station.replace("甲所", "乙所"))
                               for k, (code, station) in enumerate(districts.items()) for n in range(1, 5)])
-        assigning = application_name("assign")
+        assigning, again = application_name("assign"), application_name("assign-again")
         with server(url) as pg, holding(url, HOLD_AUDIT_APPENDS) as release, reaped([]) as procs:
             procs += [start(named(url, assigning), "task", "assign", task, "--json", user="planner") for task in ("X1", "Y1")]
             wait_until(lambda: sessions(pg, assigning, written) == 2, "both assignments to have written their teams", procs)
+            procs.append(start(named(url, again), "task", "assign", "X1", "--json", user="planner"))
+            wait_until(lambda: sessions(pg, again, "wait_event_type = 'Lock'") == 1, "the second assignment of X1 to wait for the first", procs)
             release()
-            assigned = [finish(p) for p in procs]
+            *assigned, repeated = [finish(p) for p in procs]
         for result in assigned:
             assert result.code == 0, result.describe()
             assert json.loads(result.stdout)["visits"] == PER_DISTRICT // 2
+        assert repeated.code == 1, repeated.describe()
+        assert "task X1 is already assigned" in one_line_error(repeated)
+        assert env.scalar("SELECT count(*) FROM assignment_runs") == 2
         # Each district's visits are staffed by that district's inspectors (属地).
         staffed = rows(env, ("SELECT DISTINCT t.code, i.district_code FROM assignments a JOIN inspectors i ON i.id = a.inspector_id"
                              " JOIN visits v ON v.id = a.visit_id JOIN tasks t ON t.id = v.task_id ORDER BY t.code"))
