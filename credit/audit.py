@@ -10,6 +10,7 @@ allowed to commit: the trail cannot miss a change the system made.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -119,10 +120,24 @@ def actor_of(session: Session) -> Actor:
     return actor
 
 
+@functools.cache
+def _hashed_columns(dialect: str, table: Table) -> tuple[Any, ...]:
+    """``table``'s columns as row_hash reads them. Enum columns come as the text stored, which is
+    the member's value, what ``plain`` makes of the member; on SQLite dates too, stored as the ISO
+    text ``plain`` gives. The hashes are the same; skipped are SQLAlchemy turning each value into
+    an object and ``plain`` turning it back (a fifth of a records import's time)."""
+    out: list[Any] = []
+    for column in table.columns:
+        raw = isinstance(column.type, sa.Enum) or (dialect == "sqlite" and type(column.type) is sa.Date)
+        out.append(sa.type_coerce(column, sa.String).label(column.name) if raw else column)
+    return tuple(out)
+
+
 def row_hashes(connection: Connection, table: Table, clause: Any) -> Iterator[tuple[str, str]]:
     """Each matching row's key and hash, read as they come."""
     pk_positions = [i for i, c in enumerate(table.columns) if c.primary_key]
-    rows = connection.execute(select(*table.columns).where(clause).execution_options(yield_per=10_000))
+    columns = _hashed_columns(connection.dialect.name, table)
+    rows = connection.execute(select(*columns).where(clause).execution_options(yield_per=10_000))
     if len(pk_positions) == 1 and table.columns[pk_positions[0]].type.python_type is int:
         # A plain integer id, the big tables' key: its text is the key.
         (position,) = pk_positions
