@@ -48,6 +48,7 @@ TODAY = "2026-10-01"
 PLAN_CODE = "BENCH-PROVINCE-2026"
 RATIOS = {"A": "3%", "B": "5%", "C": "10%", "D": "20%"}
 INSPECTORS_PER_DISTRICT = 200
+SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def task_code(district: str) -> str:
@@ -72,7 +73,7 @@ def task_toml(district: str) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--database-url", default=os.environ.get("SPOTCHECK_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+    p.add_argument("--database-url", default=os.environ.get("SPOTCHECK_BENCH_POSTGRES", SERVER),
                    help="a PostgreSQL server where this user may create databases (default the local server)")
     p.add_argument("--enterprises", type=int, default=200_000, help="enterprises of the province (default 200,000)")
     p.add_argument("--districts", type=int, default=8, choices=range(2, len(DISTRICTS) + 1), metavar="N", help="districts, one task each (default 8)")

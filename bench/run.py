@@ -16,7 +16,8 @@ builds again):
             assign-broken on a copy.
   logs/     every child's stdout and stderr.
 
-bench/fairness.py runs once (it does not depend on N).
+bench/fairness.py runs once (it does not depend on N), and bench/province.py once on the
+PostgreSQL server of ``--postgres`` (200,000 enterprises in 8 districts; skipped with ``--postgres ''``).
 
 Example::
 
@@ -47,6 +48,8 @@ from assign import copy_db
 from draw import PLAN, SEED, TASK
 from grade import last_json
 from measure import Timed, log, run_timed, spotcheck_command
+from province import SERVER as PROVINCE_SERVER
+from province import table as province_table
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -376,7 +379,7 @@ RULE_WORDS = (
 )
 
 
-def report(sizes: list[SizeResult], args: argparse.Namespace, started: dt.datetime, load_start: str, fairness: str) -> str:
+def report(sizes: list[SizeResult], args: argparse.Namespace, started: dt.datetime, load_start: str, fairness: str, province: str) -> str:
     versions = " · ".join(f"{name} {metadata.version(name)}" for name in ("numpy", "SQLAlchemy", "ortools"))
     model = proc_value("/proc/cpuinfo", "model name")
     ram = proc_value("/proc/meminfo", "MemTotal")
@@ -402,7 +405,8 @@ def report(sizes: list[SizeResult], args: argparse.Namespace, started: dt.dateti
     for size in sizes:
         lines += ["", f"## {size.label} enterprises", "", f"Load average (1 min) while it ran: {size.load}.", "", *table(size)]
     lines += ["", "## Rules broken by the round-robin baseline", "", *broken_table(sizes), "", RULE_WORDS,
-              "", "## Fairness of the inspector lottery", "", fairness]
+              "", "## Fairness of the inspector lottery", "", fairness,
+              "", "## Districts side by side on PostgreSQL", "", province]
     largest = max(sizes, key=lambda s: s.enterprises)
     e, i, d = assign_shape(largest.enterprises)
     lines += [
@@ -455,6 +459,24 @@ def fairness_line(logs: Path) -> str:
             f"largest deviation of one cell {result['worst_relative_deviation']:.1%}; {result['seconds']} s.")
 
 
+def province_section(args: argparse.Namespace) -> str:
+    """bench/province.py on the PostgreSQL server of ``--postgres``: one task per district drawn
+    and assigned one, two and all at a time, on one database."""
+    if not args.postgres:
+        return "Not run (`--postgres ''`)."
+    command = [sys.executable, str(HERE / "province.py"), "--database-url", args.postgres, "--reuse",
+               "--workdir", str(args.workdir / "province")]
+    timed, result = Runner(args.workdir / "logs").bench("province.py", *command[2:])
+    if timed.returncode or not result.get("results"):
+        return (f"bench/province.py failed or found no PostgreSQL server at {args.postgres} (exit {timed.returncode}); "
+                f"see {args.workdir / 'logs'}/province.*. Give another server with `--postgres URL`.")
+    return province_table(result) + (
+        "\n\nEach width works on a fresh copy of the same database (`CREATE DATABASE … TEMPLATE`). *Wall*: from the first "
+        "command's start to the last one's end, interpreter start-ups included; the commands' own seconds add up to more "
+        "than the wall when they overlap. The two cores also run the PostgreSQL server. *Same hashes*: every task's draw "
+        "and assignment result hash equal those of the one-at-a-time run.")
+
+
 def parse_size(text: str) -> tuple[str, int]:
     match = re.fullmatch(r"([1-9]\d*)([kKmM]?)", text.strip())
     if not match:
@@ -471,6 +493,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rebuild", action="store_true", help="build the databases of the sizes again (and re-time the imports)")
     p.add_argument("--runs", type=int, default=1, metavar="N", help="timed runs of each product command, the median reported (default 1)")
     p.add_argument("--out", type=Path, default=HERE / "RESULTS.md", help="the results file (default bench/RESULTS.md)")
+    p.add_argument("--postgres", default=os.environ.get("SPOTCHECK_BENCH_POSTGRES", PROVINCE_SERVER), metavar="URL",
+                   help=f"PostgreSQL server for bench/province.py (default {PROVINCE_SERVER}; '' to skip it)")
     args = p.parse_args(argv)
     try:
         args.sizes = [parse_size(s) for s in args.sizes.split(",")]
@@ -487,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
     started, load_start = dt.datetime.now(), load_average()
     as_of = dt.date.today().isoformat()  # one grading date for `credit grade` and its baseline
     sizes = [run_size(label, n, args, as_of) for label, n in args.sizes]
-    text = report(sizes, args, started, load_start, fairness_line(args.workdir / "logs"))
+    text = report(sizes, args, started, load_start, fairness_line(args.workdir / "logs"), province_section(args))
     args.out.write_text(text, encoding="utf-8")
     print(text)
     log(f"wrote {args.out}")

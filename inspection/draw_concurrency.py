@@ -34,19 +34,18 @@ def is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def lock_scope(session: Session, scope: dict[str, Any]) -> list[int]:
+def lock_scope(session: Session, scope: dict[str, Any]) -> None:
     """Wait until no draw of an overlapping scope is running, and hold that until this
-    transaction ends. Returns the district codes locked ([] for the whole province)."""
+    transaction ends."""
     if not is_postgresql(session):
-        return []
+        return
     districts = sorted({int(code) for code in scope.get("districts") or []})
     if not districts:
         session.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": LOCK_SPACE, "key": PROVINCE})
-        return []
+        return
     session.execute(text("SELECT pg_advisory_xact_lock_shared(:space, :key)"), {"space": LOCK_SPACE, "key": PROVINCE})
     for code in districts:
         session.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": LOCK_SPACE, "key": code})
-    return districts
 
 
 @contextmanager
