@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
+import io
 import re
 import warnings
 import zipfile
@@ -192,7 +194,10 @@ def _open_xlsx(path: Path, sheet: str | None) -> Table:
             # nothing the import reads, and a user would see the warning's source line.
             warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
             # data_only=False so a formula shows as its text and is rejected, never silently evaluated.
-            book = openpyxl.load_workbook(fh, read_only=True, data_only=False)
+            # A damaged stylesheet makes openpyxl print the bad index to stdout, where --json output
+            # goes, before it fails: the failure is reported below, the print dropped.
+            with contextlib.redirect_stdout(io.StringIO()):
+                book = openpyxl.load_workbook(fh, read_only=True, data_only=False)
     except _DAMAGED_XLSX as exc:
         fh.close()
         raise ImportFileError(f"{path.name}: not a readable .xlsx workbook ({type(exc).__name__})") from None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -215,6 +217,24 @@ class TestFileProblems:
         path = env.tmp / "fake.xlsx"
         path.write_text("uscc,name\n")
         self.check(env, path, "fake.xlsx: not a readable .xlsx workbook")
+
+    def test_damaged_stylesheet_prints_nothing_on_stdout(self, env: Env) -> None:
+        """openpyxl prints an out-of-range style index to stdout before it fails; --json output
+        must stay clean (empty on an error)."""
+        book = openpyxl.Workbook()
+        book.active.append(ENTERPRISE_HEADER)
+        good, path = env.tmp / "good.xlsx", env.tmp / "styles.xlsx"
+        book.save(good)
+        with zipfile.ZipFile(good) as source, zipfile.ZipFile(path, "w") as target:
+            for item in source.infolist():
+                data = source.read(item.filename)
+                if item.filename == "xl/styles.xml":
+                    data = re.sub(rb'(<cellStyle [^>]*xfId=")\d+', rb"\g<1>99", data)
+                target.writestr(item, data)
+        result = env.run("import", "enterprises", str(path), "--json", expect=1)
+        assert "styles.xlsx: not a readable .xlsx workbook (IndexError)" in result.stderr
+        assert result.stdout == ""
+        assert env.scalar("SELECT count(*) FROM imports") == 0
 
     def test_missing_file(self, env: Env) -> None:
         self.check(env, env.tmp / "nope.csv", "nope.csv: no such file")
