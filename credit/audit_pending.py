@@ -11,9 +11,11 @@ from collections.abc import Iterator
 from sqlalchemy import Connection
 
 from credit.audit_chain import RowChange, digest_sorted
+from credit.pg_copy import copy_rows
 
 SPILL_AT = 20_000
 _TABLE = "audit_pending"
+_STAGE = "audit_pending_stage"
 
 
 class Pending:
@@ -52,10 +54,16 @@ class Pending:
             connection.exec_driver_sql(f"DELETE FROM {_TABLE} WHERE tbl = {mark} AND {quote('key')} = {mark}", same)
         if changed:
             names = f"tbl, {quote('key')}, {quote('before')}, {quote('after')}"
-            connection.exec_driver_sql(
-                f"INSERT INTO {_TABLE} ({names}) VALUES ({mark}, {mark}, {mark}, {mark}) "
-                f"ON CONFLICT (tbl, {quote('key')}) DO UPDATE SET {quote('before')} = excluded.{quote('before')}, "
-                f"{quote('after')} = excluded.{quote('after')}", changed)
+            upsert = (f"ON CONFLICT (tbl, {quote('key')}) DO UPDATE SET {quote('before')} = excluded.{quote('before')}, "
+                      f"{quote('after')} = excluded.{quote('after')}")
+            if connection.dialect.name == "postgresql":
+                # COPY into a bare staging table, then one upsert (keys are unique within a spill).
+                connection.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (LIKE {_TABLE})")
+                copy_rows(connection, _STAGE, ["tbl", "key", "before", "after"], changed)
+                connection.exec_driver_sql(f"INSERT INTO {_TABLE} ({names}) SELECT {names} FROM {_STAGE} {upsert}")
+                connection.exec_driver_sql(f"DELETE FROM {_STAGE}")
+            else:
+                connection.exec_driver_sql(f"INSERT INTO {_TABLE} ({names}) VALUES ({mark}, {mark}, {mark}, {mark}) {upsert}", changed)
         self.memory.clear()
 
     def keys(self, connection: Connection) -> set[tuple[str, str]]:

@@ -12,6 +12,7 @@ from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from credit import audit
+from credit.pg_copy import copy_rows
 
 # sqlite3 binds str and int subclasses (our StrEnum members, bool) as their base values;
 # dates need an adapter, the same ISO text SQLAlchemy's SQLite Date type stores.
@@ -43,7 +44,9 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: li
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
         f"VALUES ({', '.join([mark] * len(columns))})"
     )
-    if dialect.name != "sqlite":
+    if dialect.name == "postgresql" and len(rows) >= STAGE_FROM_ROWS:
+        copy_rows(connection, table.name, columns, map(_native_row, rows))
+    elif dialect.name != "sqlite":
         connection.exec_driver_sql(sql, [_native_row(r) for r in rows])
     elif not stage or len(rows) < STAGE_FROM_ROWS:
         connection.exec_driver_sql(sql, rows)

@@ -12,6 +12,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from tests.cli.test_task import rows as rows_of
 from tests.conftest import ENTERPRISE_HEADER, RECORD_HEADER, Env
 
 INSPECTOR_HEADER = [
@@ -181,6 +182,18 @@ class TestEnterprises:
         book.save(path)
         result = base.run("import", "enterprises", str(path), expect=1)
         assert "row 2: name: formula cells are not accepted" in result.stdout
+
+
+def test_bulk_rows_keep_every_character(env: Env, make_uscc) -> None:
+    """Enough rows for the bulk path (a staging table on SQLite, COPY on PostgreSQL): backslashes,
+    COPY's own NULL marker \\N, quotes and tabs arrive as written."""
+    odd = ["\\N", "C:\\路径\\", '引号"和\'单引号', "制表\t符", "反斜杠\\t不是制表符", "  前后空格  "]
+    rows = [enterprise(make_uscc(n), address=f"{odd[n % len(odd)]}{n}") for n in range(1, 301)]
+    counts = env.json("import", "enterprises", str(env.csv("odd.csv", ENTERPRISE_HEADER, rows)))
+    assert counts["inserted"] == 300 and counts["rejected"] == 0, counts
+    stored = dict(rows_of(env, "SELECT uscc, address FROM enterprises"))
+    assert stored == {row[0]: row[ENTERPRISE_HEADER.index("address")].strip() for row in rows}
+    assert env.scalar("SELECT count(*) FROM enterprises WHERE address IS NULL") == 0
 
 
 class TestFileProblems:
