@@ -70,6 +70,16 @@ def touch_fresh(session: Session, table: Table) -> None:
     session.info.setdefault(FRESH, {})[table.name] = top or 0
 
 
+def note_new(session: Session, table: Table, hashes: Iterable[tuple[str, str]]) -> None:
+    """Set aside rows just inserted under fresh keys, with their hashes (key text, row hash):
+    the trail has nothing before them, and the caller hashed what it wrote."""
+    if not _audited(table):
+        return
+    connection, pending = session.connection(), _pending(session)
+    for key, after in hashes:
+        pending.put(connection, table.name, key, None, after)
+
+
 @event.listens_for(Session, "after_flush")
 def _watch_flush(session: Session, _context: Any) -> None:
     for obj in (*session.new, *session.dirty, *session.deleted):

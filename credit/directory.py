@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, select, update
 
 from credit import fields as f
 from credit import audit
-from credit.bulk import insert_rows
+from credit.bulk import allocate_ids, insert_new_rows
 from credit.digest import canonical, digest64, digest128
 from credit.enums import EnterpriseStatus, EntityType
 from credit.importing import Column, Directory, Row
@@ -106,7 +106,7 @@ ENTERPRISE_FIELDS = (
     "station", "industry_code", "address", "new_economy_since", "key_supervision",
 )
 
-INSERT_COLUMNS = ("uscc", "import_id", "source_row", "content_hash", *ENTERPRISE_FIELDS)
+INSERT_COLUMNS = ("uscc", "import_id", "source_row", "content_hash", *ENTERPRISE_FIELDS, "id")
 
 
 class Enterprises(Directory):
@@ -187,7 +187,9 @@ class Enterprises(Directory):
                 unchanged.append((*key, digest, row.number))
         self.seen.add(unchanged)
         if inserts:
-            insert_rows(self.session, Enterprise.__table__, INSERT_COLUMNS, inserts)
+            table = Enterprise.__table__
+            ids = allocate_ids(self.session, table, len(inserts))
+            insert_new_rows(self.session, table, INSERT_COLUMNS, [(*row, id_) for row, id_ in zip(inserts, ids, strict=True)])
             self.counts["inserted"] += len(inserts)
         if updates:
             audit.touch(self.session, Enterprise.__table__, ((u["_id"],) for u in updates))

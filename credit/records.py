@@ -9,7 +9,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import aliased
 
 from credit import fields as f
-from credit.bulk import insert_rows
+from credit.bulk import allocate_ids, insert_new_rows
 from credit.digest import canonical, digest64, digest128
 from credit.directory import Refusals, export_cell
 from credit.enums import AbnormalGround, RecordKind, Sector, Severity
@@ -25,6 +25,7 @@ RECORD_FIELDS = (
 )
 INSERT_COLUMNS = (
     *RECORD_FIELDS, "enterprise_id", "key_hash", "key_check", "content_hash", "supersedes_id", "import_id", "source_row",
+    "from_result", "id",
 )
 # Which kind each optional detail belongs to; it is required there and refused elsewhere.
 DETAIL_KIND = {
@@ -159,9 +160,11 @@ class Records(Directory):
             else:
                 latest = max((v.id for v in known if v.id is not None), default=None)
                 self.counts["updated" if latest is not None else "inserted"] += 1
-                inserts.append((*(row.values[n] for n in RECORD_FIELDS), eid, key_hash, key_check, content, latest, run_id, row.number))
+                inserts.append((*(row.values[n] for n in RECORD_FIELDS), eid, key_hash, key_check, content, latest, run_id, row.number, False))
             known.append(Version(None, content, row.number))
-        insert_rows(self.session, CreditRecord.__table__, INSERT_COLUMNS, inserts)
+        table = CreditRecord.__table__
+        ids = allocate_ids(self.session, table, len(inserts))
+        insert_new_rows(self.session, table, INSERT_COLUMNS, [(*row, id_) for row, id_ in zip(inserts, ids, strict=True)])
         self.seen.add(unchanged)
         return refused
 

@@ -287,6 +287,27 @@ class TestRecords:
         assert firms.scalar("SELECT result_codes FROM credit_records WHERE kind = 'spot_check'") == "A;2;B"
         assert firms.scalar("SELECT ground FROM credit_records WHERE kind = 'abnormal_in'") == "unreachable"
 
+    def test_the_trail_holds_each_written_row_as_it_reads_back(self, firms: Env, make_uscc) -> None:
+        """Imports hash the rows they write from the values written, not read back: the trail must
+        hold what `audit verify` reads, for every type (enums, dates, flags, NULLs, a superseded id)."""
+        u = make_uscc(3)
+        firms.run("import", "enterprises", str(firms.csv("e3.csv", ENTERPRISE_HEADER, [
+            enterprise(u, key_supervision="是", new_economy_since="2024-05-06", legal_rep="", station="")])))
+        rows = [
+            record(u),
+            record(u, kind="投诉举报", severity="", sector="", substantiated="否", document_no="", effective_until=""),
+            record(u, kind="列入经营异常名录", severity="", sector="", ground="4", document_no="渝异〔2025〕2号", effective_until=""),
+            record(u, kind="抽查结果", severity="", sector="", result_codes="A;2;B", document_no="", effective_until=""),
+        ]
+        import_json(firms, "records", firms.csv("r.csv", RECORD_HEADER, rows))
+        import_json(firms, "records", firms.csv("fix.csv", RECORD_HEADER, [record(u, severity="较重")]))
+        assert firms.scalar("SELECT count(*) FROM credit_records WHERE supersedes_id IS NOT NULL") == 1
+        report = firms.json("audit", "verify", "--json")
+        assert report["intact"] and report["findings"] == [], report
+        # Every record has its own row in the trail, under its id.
+        noted = firms.scalar("SELECT count(DISTINCT key) FROM audit_rows WHERE tbl = 'credit_records'")
+        assert noted == firms.scalar("SELECT count(*) FROM credit_records") == 5
+
     def test_correction_supersedes_and_keeps_both(self, firms: Env, make_uscc) -> None:
         """A changed record with the same document number is a new record pointing at the old one."""
         path = firms.csv("r.csv", RECORD_HEADER, [record(make_uscc(1))])
