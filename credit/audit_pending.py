@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from sqlalchemy import Connection
 
-from credit.audit_chain import RowChange, digest_sorted
+from credit.audit_chain import digest_sorted
 from credit.pg_copy import copy_rows
 
 SPILL_AT = 20_000
@@ -81,14 +81,14 @@ class Pending:
         self.spill(connection)
         count = 0
 
-        def ordered() -> Iterator[RowChange]:
+        def ordered() -> Iterator[tuple[str, str, str | None, str | None]]:
             nonlocal count
             quote = connection.dialect.identifier_preparer.quote
             result = connection.exec_driver_sql(
                 f"SELECT tbl, {quote('key')}, {quote('before')}, {quote('after')} FROM {_TABLE} ORDER BY tbl, {quote('key')}")
             while batch := result.fetchmany(10_000):
                 count += len(batch)
-                yield from (RowChange(*row) for row in batch)
+                yield from batch
 
         digest = digest_sorted(ordered())
         return count, digest
@@ -107,12 +107,13 @@ class Pending:
                 # Straight to the DBAPI's executemany: no per-row Core work.
                 mark = _mark(connection)
                 connection.exec_driver_sql(f"INSERT INTO audit_rows ({names}) VALUES ({', '.join([mark] * 5)})",
-                                           [(c.table, c.key, event_id, c.before, c.after) for c in changes])
+                                           [(t, k, event_id, b, a) for t, k, b, a in changes])
         self.memory.clear()
         self.spilled = False
 
-    def _in_memory(self) -> list[RowChange]:
-        return [RowChange(t, k, b, a) for (t, k), (b, a) in sorted(self.memory.items()) if b != a]
+    def _in_memory(self) -> list[tuple[str, str, str | None, str | None]]:
+        """(table, key, before, after) of the changes held in memory, in (table, key) order."""
+        return [(t, k, b, a) for (t, k), (b, a) in sorted(self.memory.items()) if b != a]
 
 
 def _mark(connection: Connection) -> str:

@@ -14,7 +14,7 @@ from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from credit import audit
-from credit.audit_chain import row_hash
+from credit.audit_chain import row_hash, row_key
 from credit.pg_copy import copy_rows
 
 # sqlite3 binds str and int subclasses (our StrEnum members, bool) as their base values;
@@ -59,7 +59,8 @@ def allocate_ids(session: Session, table: Table, count: int) -> range | list[int
 
 
 def insert_new_rows(session: Session, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-    """INSERT new rows that carry every column of ``table``, their ids from ``allocate_ids``.
+    """INSERT new rows that carry every column of ``table``: ids from ``allocate_ids``, or keys
+    made of such ids (a new visit's items).
 
     The audit trail is given each row's hash from the values written, as it would read them
     back: a million-row import skips reading its rows again. So the values must be those the
@@ -68,8 +69,13 @@ def insert_new_rows(session: Session, table: Table, columns: Sequence[str], rows
     if not rows:
         return
     order = [columns.index(c.name) for c in table.columns]  # ValueError: a column is missing
-    (key,) = [columns.index(c.name) for c in table.primary_key.columns]
-    audit.note_new(session, table, ((str(row[key]), row_hash([row[i] for i in order])) for row in rows))
+    key = [columns.index(c.name) for c in table.primary_key.columns]
+    if len(key) == 1:
+        (k,) = key
+        hashes = ((str(row[k]), row_hash([row[i] for i in order])) for row in rows)  # an integer id: its text
+    else:
+        hashes = ((row_key([row[i] for i in key]), row_hash([row[i] for i in order])) for row in rows)
+    audit.note_new(session, table, hashes)
     _insert(session, table, columns, rows, True)
 
 

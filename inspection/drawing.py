@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from credit import audit
-from credit.bulk import insert_rows
+from credit.bulk import allocate_ids, insert_new_rows
 from credit.errors import SpotcheckError
 from credit.grading import run_policy
 from credit.grading_models import GradingRun
@@ -174,12 +174,14 @@ def _write_visits(session: Session, task_id: int, task_frame: TaskFrame, result:
     enterprise_ids = task_frame.enterprise_ids[ranked].tolist()
     numbers = [f"{n:016x}" for n in result.numbers[ranked].tolist()]
     tiers = [sampling.TIERS[t] for t in task_frame.frame.tiers[ranked].tolist()]
-    insert_rows(session, Visit.__table__, ("task_id", "enterprise_id", "rank", "number", "tier"),
-                list(zip(itertools.repeat(task_id), enterprise_ids, range(1, len(ranked) + 1), numbers, tiers, strict=False)))
-    visit_ids = np.fromiter(session.scalars(select(Visit.id).where(Visit.task_id == task_id).order_by(Visit.rank)), np.int64)
+    visits = Visit.__table__
+    visit_ids = np.asarray(allocate_ids(session, visits, len(ranked)), np.int64)
+    insert_new_rows(session, visits, ("id", "task_id", "enterprise_id", "rank", "number", "tier", "scheduled_on"),
+                    list(zip(visit_ids.tolist(), itertools.repeat(task_id), enterprise_ids, range(1, len(ranked) + 1), numbers, tiers,
+                             itertools.repeat(None), strict=False)))
     which, item = np.nonzero(result.selected[ranked])
     pairs = list(zip(visit_ids[which].tolist(), np.asarray(task_item_ids, np.int64)[item].tolist(), strict=True))
-    insert_rows(session, VisitItem.__table__, ("visit_id", "task_item_id"), pairs)
+    insert_new_rows(session, VisitItem.__table__, ("visit_id", "task_item_id"), pairs)
 
 
 @dataclass

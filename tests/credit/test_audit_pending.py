@@ -111,3 +111,14 @@ VALUES = st.one_of(st.none(), st.booleans(), st.integers(), st.text(), st.floats
 def test_row_hash_is_canonical_json_of_the_plain_values(values: list[object]) -> None:
     expected = hashlib.sha256(canonical_json([plain(v) for v in values]).encode()).hexdigest()[:32]
     assert row_hash(values) == expected
+
+
+def test_the_rows_digest_is_one_hash_over_every_line_whatever_the_chunks() -> None:
+    """Lines are hashed thousands at a time: the digest must stay SHA-256 over all of them in
+    order, the one that events already in the trail were recorded with."""
+    changes = [RowChange("credit_records", str(n), None if n % 3 else "f" * 32, "e" * 32) for n in range(10_000)]
+    changes.append(RowChange("visits", "7|SC-01", "a" * 32, None))
+    ordered = sorted(changes, key=lambda c: (c.table, c.key))
+    by_hand = hashlib.sha256("".join(f"{c.table}\t{c.key}\t{c.before or '-'}\t{c.after or '-'}\n" for c in ordered).encode())
+    assert rows_digest(changes) == by_hand.hexdigest()
+    assert rows_digest([]) == hashlib.sha256(b"").hexdigest()
