@@ -49,13 +49,23 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+# canonical_json without json.dumps' argument handling, for the row hashes of imports.
+encode_json = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
+def plain_values(values: Sequence[Any]) -> list[Any]:
+    """``plain`` of each value; imports hash every row they write, so the common types skip it."""
+    return [v if type(v) is str or type(v) is int or v is None else plain(v) for v in values]
 
 
 def row_hash(values: Sequence[Any]) -> str:
     """The hash of one row, its values in the table's column order: ``canonical_json`` of their
-    plain forms. Imports hash every row they write, so the common types skip ``plain``."""
-    text = _encode([v if type(v) is str or type(v) is int or v is None else plain(v) for v in values])
+    plain forms."""
+    return hash_json(encode_json(plain_values(values)))
+
+
+def hash_json(text: str) -> str:
+    """``row_hash`` of a row whose ``canonical_json`` (of plain values) is ``text``."""
     return hashlib.sha256(text.encode()).hexdigest()[:ROW_HASH_HEX]
 
 

@@ -58,13 +58,16 @@ def allocate_ids(session: Session, table: Table, count: int) -> range | list[int
     return range(top + 1, top + 1 + count)
 
 
-def insert_new_rows(session: Session, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+def insert_new_rows(session: Session, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]],
+                    *, hashes: Sequence[str] | None = None) -> None:
     """INSERT new rows that carry every column of ``table``: ids from ``allocate_ids``, or keys
     made of such ids (a new visit's items).
 
     The audit trail is given each row's hash from the values written, as it would read them
     back: a million-row import skips reading its rows again. So the values must be those the
     database returns: enum members, dates, bools, never 1 for True. A test compares the two.
+    ``hashes``, one per row, are hashes the caller made itself (the records import assembles
+    them from JSON the parsing process encoded).
     """
     if not rows:
         return
@@ -72,10 +75,12 @@ def insert_new_rows(session: Session, table: Table, columns: Sequence[str], rows
     key = [columns.index(c.name) for c in table.primary_key.columns]
     if len(key) == 1:
         (k,) = key
-        hashes = ((str(row[k]), row_hash([row[i] for i in order])) for row in rows)  # an integer id: its text
+        keys = [str(row[k]) for row in rows]  # an integer id: its text
     else:
-        hashes = ((row_key([row[i] for i in key]), row_hash([row[i] for i in order])) for row in rows)
-    audit.note_new(session, table, hashes)
+        keys = [row_key([row[i] for i in key]) for row in rows]
+    if hashes is None:
+        hashes = [row_hash([row[i] for i in order]) for row in rows]
+    audit.note_new(session, table, zip(keys, hashes, strict=True))
     _insert(session, table, columns, rows, True)
 
 

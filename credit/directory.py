@@ -115,19 +115,21 @@ class Enterprises(Directory):
     kind = "enterprises"
 
     def columns(self) -> Sequence[Column]:
+        # Names, people and addresses differ from row to row; the other columns repeat: remembered.
+        m = f.memo
         return (
             Column("uscc", "统一社会信用代码", f.uscc, required=True),
             Column("name", "企业名称", f.bounded(256), required=True),
-            Column("entity_type", "主体类型", f.labeled(EntityType), required=True),
+            Column("entity_type", "主体类型", m(f.labeled(EntityType)), required=True),
             Column("legal_rep", "法定代表人", f.optional(f.bounded(64))),
-            Column("registered_on", "成立日期", f.past_date(self.today), required=True),
-            Column("status", "登记状态", f.labeled(EnterpriseStatus), required=True),
-            Column("district_code", "行政区划代码", f.district_code, required=True),
-            Column("station", "监管所", f.optional(f.bounded(128))),
-            Column("industry_code", "行业代码", f.industry_code, required=True),
+            Column("registered_on", "成立日期", m(f.past_date(self.today)), required=True),
+            Column("status", "登记状态", m(f.labeled(EnterpriseStatus)), required=True),
+            Column("district_code", "行政区划代码", m(f.district_code), required=True),
+            Column("station", "监管所", m(f.optional(f.bounded(128)))),
+            Column("industry_code", "行业代码", m(f.industry_code), required=True),
             Column("address", "住所", f.optional(f.bounded(512))),
-            Column("new_economy_since", "四新认定日期", f.optional(f.past_date(self.today))),
-            Column("key_supervision", "重点监管", f.boolean),
+            Column("new_economy_since", "四新认定日期", m(f.optional(f.past_date(self.today)))),
+            Column("key_supervision", "重点监管", m(f.boolean)),
         )
 
     def __init__(self, *args: Any) -> None:

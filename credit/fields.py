@@ -168,6 +168,31 @@ def industry_prefixes(cell: Cell) -> list[str]:
     return [industry_code(v) for v in split_list(cell)]
 
 
+def memo(parse: Callable[[Cell], Any], limit: int = 4096) -> Callable[[Cell], Any]:
+    """``parse`` remembered by cell text, refusals too: for columns of few distinct values (kinds,
+    dates, departments) a dict lookup replaces parsing each row again. Only for parsers whose
+    result is immutable; past ``limit`` texts the memory starts afresh, so it stays small."""
+    known: dict[str, tuple[Any, str | None]] = {}
+
+    def remembered(cell: Cell) -> Any:
+        if type(cell) is not str:
+            return parse(cell)
+        hit = known.get(cell)
+        if hit is None:
+            try:
+                hit = (parse(cell), None)
+            except ValueError as exc:
+                hit = (None, str(exc))
+            if len(known) >= limit:
+                known.clear()
+            known[cell] = hit
+        if hit[1] is not None:
+            raise ValueError(hit[1])
+        return hit[0]
+
+    return remembered
+
+
 def optional(parse: Callable[[Cell], Any]) -> Callable[[Cell], Any]:
     """``None`` for a blank cell, else ``parse(cell)``."""
 

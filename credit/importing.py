@@ -49,10 +49,11 @@ class Column:
 
 @dataclass
 class Row:
-    """A parsed row: its spreadsheet row number, typed values and the raw cells."""
+    """A parsed row: its spreadsheet row number, typed values (or what the directory's ``pack``
+    made of them) and the raw cells."""
 
     number: int
-    values: dict[str, Any]
+    values: Any
     cells: list[Cell]
 
 
@@ -127,6 +128,10 @@ class Directory:
             self._first_rows[key] = row.number
         return earlier
 
+    # What write() needs of a checked row, made where the row was parsed: a smaller, plainer
+    # message from the parsing process than the values themselves. None: the values as they are.
+    pack: ClassVar[Callable[[dict[str, Any]], Any] | None] = None
+
     def write(self, batch: list[Row]) -> list[tuple[Row, str, str]]:
         """Upsert a batch, counting into ``self.counts``; return (row, column, reason) refusals."""
         raise NotImplementedError
@@ -188,9 +193,11 @@ def sha256_file(path: Path) -> str:
 class RowParser:
     """Turns one row of cells into typed values, or into (column, reason) problems. Pure."""
 
-    def __init__(self, columns: Sequence[Column], positions: dict[str, int], check: Callable[[dict[str, Any]], list[tuple[str, str]]]) -> None:
+    def __init__(self, columns: Sequence[Column], positions: dict[str, int], check: Callable[[dict[str, Any]], list[tuple[str, str]]],
+                 pack: Callable[[dict[str, Any]], Any] | None = None) -> None:
         self.plan = [(c.name, positions.get(c.name, -1), c.parse, c.required) for c in columns]
         self.check = check
+        self.pack = pack
 
     def parse(self, cells: list[Cell]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         values: dict[str, Any] = {}
@@ -207,6 +214,8 @@ class RowParser:
                 problems.append((name, str(exc)))
         if not problems:
             problems = self.check(values)
+            if not problems and self.pack is not None:
+                return self.pack(values), problems
         return values, problems
 
 
@@ -244,7 +253,7 @@ def run_import(
     positions, report.ignored_columns = map_header(file, header, columns)
     if report.ignored_columns:
         log.warning("columns_ignored", file=file, columns=report.ignored_columns)
-    parser = RowParser(columns, positions, directory.check)
+    parser = RowParser(columns, positions, directory.check, directory.pack)
 
     def reject(number: int, problems: Sequence[tuple[str, str]], cells: Sequence[Cell]) -> None:
         rejection = Rejection(file, number, tuple((col, one_line(reason)) for col, reason in problems), tuple(cells))

@@ -9,6 +9,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import aliased
 
 from credit import fields as f
+from credit.audit_chain import encode_json, hash_json, plain_values
 from credit.bulk import allocate_ids, insert_new_rows
 from credit.digest import canonical, digest64, digest128
 from credit.directory import Refusals, export_cell
@@ -23,10 +24,14 @@ RECORD_FIELDS = (
     "kind", "severity", "sector", "ground", "substantiated", "result_codes",
     "occurred_on", "department", "document_no", "effective_until",
 )
-INSERT_COLUMNS = (
-    *RECORD_FIELDS, "enterprise_id", "key_hash", "key_check", "content_hash", "supersedes_id", "import_id", "source_row",
-    "from_result", "id",
+# The columns in table order. A row's audit hash is the JSON of its values in this order, so the
+# parsing process encodes the middle part (the file's values and digests) and the writer adds the
+# rest: the id, the enterprise, what it supersedes, from_result, the import and the row.
+TABLE_LAYOUT = (
+    "id", "enterprise_id", *RECORD_FIELDS, "key_hash", "key_check", "content_hash",
+    "supersedes_id", "from_result", "import_id", "source_row",
 )
+INSERT_COLUMNS = (*RECORD_FIELDS, "key_hash", "key_check", "content_hash", "id", "enterprise_id", "supersedes_id", "import_id", "source_row", "from_result")
 # Which kind each optional detail belongs to; it is required there and refused elsewhere.
 DETAIL_KIND = {
     "severity": RecordKind.PENALTY,
@@ -45,6 +50,16 @@ class Version(NamedTuple):
     row_in_file: int | None
 
 
+def pack(values: dict[str, Any]) -> tuple[str, tuple[int, int, int], tuple[Any, ...], str]:
+    """A checked record as the parsing process sends it to the writer, plain to pickle: the USCC;
+    the digests (key_hash, key_check, content_hash); RECORD_FIELDS as stored (codes, ISO dates)
+    followed by the digests; and that tuple's JSON without brackets, the middle of the row's
+    audit hash (``TABLE_LAYOUT``)."""
+    digests = values["digests"]
+    stored = (*plain_values([values[n] for n in RECORD_FIELDS]), *digests)
+    return values["uscc"], digests, stored, encode_json(stored)[1:-1]
+
+
 def record_digests(values: dict[str, Any]) -> tuple[int, int, int]:
     """(key_hash, key_check, content_hash): identity by document number when there is one, else by content.
 
@@ -59,24 +74,30 @@ def record_digests(values: dict[str, Any]) -> tuple[int, int, int]:
     return key_hash, key_check, digest64(content)
 
 
+def _json_int(value: int | None) -> str:
+    return "null" if value is None else str(value)
+
+
 class Records(Directory):
     """信用记录: append-only; a changed record with the same document number supersedes the old."""
 
     kind = "records"
 
     def columns(self) -> Sequence[Column]:
+        # Every column but the USCC and the document number takes few distinct values: remembered.
+        m = f.memo
         return (
             Column("uscc", "统一社会信用代码", f.uscc_key, required=True),
-            Column("kind", "记录类型", f.labeled(RecordKind), required=True),
-            Column("severity", "处罚程度", f.optional(f.labeled(Severity))),
-            Column("sector", "领域", f.optional(f.labeled(Sector))),
-            Column("ground", "列入事由", f.optional(f.labeled(AbnormalGround))),
-            Column("substantiated", "是否属实", f.optional(f.boolean)),
-            Column("result_codes", "检查结果", f.optional(lambda c: ";".join(parse_result_codes(f.text(c)))), aliases=("result_code",)),
-            Column("occurred_on", "日期", f.past_date(self.today), required=True),
-            Column("department", "来源部门", f.bounded(128), required=True),
+            Column("kind", "记录类型", m(f.labeled(RecordKind)), required=True),
+            Column("severity", "处罚程度", m(f.optional(f.labeled(Severity)))),
+            Column("sector", "领域", m(f.optional(f.labeled(Sector)))),
+            Column("ground", "列入事由", m(f.optional(f.labeled(AbnormalGround)))),
+            Column("substantiated", "是否属实", m(f.optional(f.boolean))),
+            Column("result_codes", "检查结果", m(f.optional(lambda c: ";".join(parse_result_codes(f.text(c))))), aliases=("result_code",)),
+            Column("occurred_on", "日期", m(f.past_date(self.today)), required=True),
+            Column("department", "来源部门", m(f.bounded(128)), required=True),
             Column("document_no", "文书号", f.optional(f.bounded(128))),
-            Column("effective_until", "影响期截止", f.optional(f.date)),
+            Column("effective_until", "影响期截止", m(f.optional(f.date))),
         )
 
     def __init__(self, *args: Any) -> None:
@@ -86,6 +107,8 @@ class Records(Directory):
         self.seen = SeenKeys(self.session)
         # Records with a larger id were written after this import started.
         self.id_floor = self.session.scalar(select(func.max(CreditRecord.id))) or 0
+        if tuple(c.name for c in CreditRecord.__table__.columns) != TABLE_LAYOUT:
+            raise RuntimeError("credit_records' columns no longer match TABLE_LAYOUT: the audit hashes would be wrong")
 
     def check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
         kind = values["kind"]
@@ -131,22 +154,25 @@ class Records(Directory):
         import_id, row = self.session.execute(select(CreditRecord.import_id, CreditRecord.source_row).where(CreditRecord.id == id_)).one()
         return Version(id_, content, row if self.run is not None and import_id == self.run.id else None)
 
+    pack = staticmethod(pack)
+
     def write(self, batch: list[Row]) -> Refusals:
         refused: Refusals = []
-        usccs = {r.values["uscc"] for r in batch}
+        usccs = {r.values[0] for r in batch}
         ids = dict(self.session.execute(select(Enterprise.uscc, Enterprise.id).where(Enterprise.uscc.in_(usccs))).all())
-        keyed: list[tuple[Row, int, tuple[int, int, int]]] = []
+        keyed: list[tuple[Row, int]] = []
         for row in batch:
-            eid = ids.get(row.values["uscc"])
+            eid = ids.get(row.values[0])
             if eid is None:
-                refused.append((row, "uscc", self._unknown(row.values["uscc"])))
+                refused.append((row, "uscc", self._unknown(row.values[0])))
             else:
-                keyed.append((row, eid, row.values["digests"]))
-        versions = self._versions({eid for _, eid, _ in keyed}, {(d[0], d[1]) for _, _, d in keyed})
+                keyed.append((row, eid))
+        versions = self._versions({eid for _, eid in keyed}, {row.values[1][:2] for row, _ in keyed})
         run_id = self.run.id if self.run else None
-        inserts: list[tuple[Any, ...]] = []
+        inserts: list[tuple[Row, int, int | None]] = []
         unchanged: list[tuple[int, int, int, int]] = []
-        for row, eid, (key_hash, key_check, content) in keyed:
+        for row, eid in keyed:
+            key_hash, key_check, content = row.values[1]
             known = versions.setdefault((key_hash, key_check), [])
             earlier = next((v for v in known if v.row_in_file is not None), None)
             if earlier is not None:
@@ -160,11 +186,16 @@ class Records(Directory):
             else:
                 latest = max((v.id for v in known if v.id is not None), default=None)
                 self.counts["updated" if latest is not None else "inserted"] += 1
-                inserts.append((*(row.values[n] for n in RECORD_FIELDS), eid, key_hash, key_check, content, latest, run_id, row.number, False))
+                inserts.append((row, eid, latest))
             known.append(Version(None, content, row.number))
         table = CreditRecord.__table__
-        ids = allocate_ids(self.session, table, len(inserts))
-        insert_new_rows(self.session, table, INSERT_COLUMNS, [(*row, id_) for row, id_ in zip(inserts, ids, strict=True)])
+        new_ids = allocate_ids(self.session, table, len(inserts))
+        rows, hashes = [], []
+        for (row, eid, latest), id_ in zip(inserts, new_ids, strict=True):
+            _, _, stored, middle = row.values
+            rows.append((*stored, id_, eid, latest, run_id, row.number, False))
+            hashes.append(hash_json(f"[{id_},{eid},{middle},{_json_int(latest)},false,{_json_int(run_id)},{row.number}]"))
+        insert_new_rows(self.session, table, INSERT_COLUMNS, rows, hashes=hashes)
         self.seen.add(unchanged)
         return refused
 

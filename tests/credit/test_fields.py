@@ -108,3 +108,23 @@ def test_codes_take_ascii_digits_only() -> None:
         f.district_code("٥٠٠١٠٦")
     with pytest.raises(ValueError, match="GB/T 4754"):
         f.industry_code("F٥٢")
+
+
+def test_memo_parses_each_text_once_and_repeats_refusals() -> None:
+    calls: list[object] = []
+
+    def parse(cell: object) -> object:
+        calls.append(cell)
+        return f.date(cell)
+
+    remembered = f.memo(parse, limit=3)
+    assert remembered("2025-01-02") == remembered("2025-01-02") == dt.date(2025, 1, 2)
+    for _ in range(2):  # a refusal is remembered too, and raised every time with its reason
+        with pytest.raises(ValueError, match="unparseable date 'soon'"):
+            remembered("soon")
+    assert calls == ["2025-01-02", "soon"]
+    assert remembered(dt.date(2025, 1, 3)) == dt.date(2025, 1, 3)  # not text: parsed, not remembered
+    remembered("2025-01-04")
+    remembered("2025-01-05")  # past the limit: memory starts afresh
+    remembered("2025-01-02")
+    assert calls[-3:] == ["2025-01-04", "2025-01-05", "2025-01-02"] and len(calls) == 6
