@@ -6,7 +6,9 @@
    (or ``--keep DIR``);
 2. ``spotcheck db upgrade`` creates a fresh SQLite database there;
 3. ``spotcheck import departments/items/enterprises/records`` run one after the other,
-   each as a child process; wall seconds and the child's peak RSS (``os.wait4``) are recorded.
+   each as a child process; wall seconds and the child's peak RSS (``os.wait4``) are recorded;
+4. ``bench/import_floor.py`` times SQLite alone storing the first million of those records
+   (and their audit rows) with no parsing or hashing: the ceiling of any import here.
 
 A table goes to stdout at the end; progress goes to stderr. The defaults are the full
 size (1,000,000 enterprises, 10 records each on average), which takes a long time;
@@ -27,6 +29,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from measure import USER_STEPS, log, run_timed, spotcheck_command
 
@@ -175,11 +178,19 @@ def bench(args: argparse.Namespace, workdir: Path) -> int:
         if failed:
             break
 
-    report(args, steps, data, db)
+    floor = None
+    if not failed and rows["records"]:
+        log("floor: the same records stored by SQLite alone (bench/import_floor.py)")
+        step = run("floor", [sys.executable, str(HERE / "import_floor.py"), "--db", str(db), "--json"], env, workdir)
+        if step.returncode == 0:
+            floor = json.loads(step.stdout)
+        else:
+            log(f"import_floor.py failed (exit {step.returncode}): {step.stderr.strip()[-500:]}")
+    report(args, steps, data, db, floor)
     return 1 if failed else 0
 
 
-def report(args: argparse.Namespace, steps: list[Step], data: Path, db: Path) -> None:
+def report(args: argparse.Namespace, steps: list[Step], data: Path, db: Path, floor: dict[str, Any] | None) -> None:
     files = {p.name: p.stat().st_size for p in sorted(data.glob("*.csv"))}
     db_size = sum(Path(f"{db}{s}").stat().st_size for s in ("", "-wal", "-shm") if Path(f"{db}{s}").exists())
     if args.json:
@@ -188,7 +199,7 @@ def report(args: argparse.Namespace, steps: list[Step], data: Path, db: Path) ->
                        "rows_per_s": round(s.rows / s.seconds) if s.rows else None,
                        "command_seconds": s.command_seconds,
                        "peak_rss_mb": round(s.peak_rss_mb, 1), "exit": s.returncode} for s in steps],
-            "files_bytes": files, "database_bytes": db_size,
+            "files_bytes": files, "database_bytes": db_size, "floor": floor,
         }, indent=2))
         return
     print(f"\n{'step':<24} {'rows':>12} {'seconds':>9} {'rows/s':>10} {'peak RSS MB':>12} {'in-command s':>13}")
@@ -206,6 +217,10 @@ def report(args: argparse.Namespace, steps: list[Step], data: Path, db: Path) ->
     for name, size in files.items():
         print(f"{name:<24} {mb(size):>10}")
     print(f"{'database (' + db.name + ')':<24} {mb(db_size):>10}")
+    if floor:
+        print(f"\nfloor (bench/import_floor.py, the first {floor['records']:,} records stored by SQLite alone, no parsing or hashing):")
+        print(f"  credit_records: {floor['records_per_s']:,} rows/s; with their audit_rows: {floor['records_with_trail_per_s']:,} "
+              f"records/s; a bare table: {floor['bare_rows_per_s']:,} rows/s")
 
 
 if __name__ == "__main__":

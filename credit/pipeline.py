@@ -6,6 +6,7 @@ process it overlaps with the database writes of the parent, using both cores.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import pickle
 from collections.abc import Iterator
@@ -65,6 +66,10 @@ def parsed_batches_in_child(path: Path, sheet: str | None, parser: RowParser, si
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_produce, args=(path, sheet, parser, size, sender, receiver), daemon=True)
+    # Every object made so far (modules, the ORM's tables) lives as long as the import: frozen, the
+    # cyclic collector of either process stops walking them again for each million rows made and
+    # freed, and the child leaves their shared pages unwritten. A tenth of the parsing time.
+    gc.freeze()
     child.start()
     sender.close()
     try:
@@ -82,6 +87,7 @@ def parsed_batches_in_child(path: Path, sheet: str | None, parser: RowParser, si
             else:
                 raise RuntimeError(f"the parsing process for {path.name} failed: {payload}")
     finally:
+        gc.unfreeze()
         receiver.close()
         child.join(timeout=5)
         if child.is_alive():
