@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 from typing import Any
 
@@ -76,6 +77,11 @@ def cli(ctx: click.Context, database_url: str, user: str | None, log_format: str
     Results go to stdout, logs to stderr.
     """
     configure_logging(log_format, log_level)  # type: ignore[arg-type]
+    # The modules loaded so far live as long as the command: frozen, the cyclic collector stops
+    # walking them each time a draw or an import has made and freed another batch of objects
+    # (a 1M draw 6.7 -> 5.9 s). Thawed at the end, for callers that run many commands in one process.
+    gc.freeze()
+    ctx.call_on_close(gc.unfreeze)
     app = App(database_url=database_url, user=user)
     ctx.obj = app
     ctx.call_on_close(app.close)
