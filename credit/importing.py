@@ -199,7 +199,7 @@ class RowParser:
         self.check = check
         self.pack = pack
 
-    def parse(self, cells: list[Cell]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    def parse(self, cells: list[Cell]) -> tuple[Any, list[tuple[str, str]]]:
         values: dict[str, Any] = {}
         problems: list[tuple[str, str]] = []
         width = len(cells)
