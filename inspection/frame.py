@@ -23,13 +23,14 @@ import numpy as np
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from credit import forked
 from credit.enums import EnterpriseStatus
 from credit.errors import SpotcheckError
 from credit.grading import stream_rows
+from credit.lookup import positions
 from credit.models import OUTSIDE_SPOT_CHECKS, CreditRecord
 from credit.scoring import add_months_to
 from inspection.enums import TaskKind, TaskStatus
-from inspection import forked
 from inspection.sampling import TIERS, USCC_LENGTH, Frame, unit_numbers
 from inspection.task_models import Draw, Task
 
@@ -233,11 +234,11 @@ def read_frame(session: Session, p: FrameParams, key: bytes | None = None) -> Ta
         raise
     ids, codes, numbers = numbered() if numbered else _numbered(_stream_all(session, uscc_sql, params), key)
     # Each row's place among the scope rows and in the grading run.
-    at = _positions(scope_ids, ids)
+    at = positions(scope_ids, ids)
     if (at < 0).any():
         raise SpotcheckError("the enterprise directory changed while the population was read; draw again")
     members = combo_members[combo[at]]
-    in_run = _positions(graded_ids, ids)
+    in_run = positions(graded_ids, ids)
     tiers = np.where(in_run >= 0, graded_tiers[np.maximum(in_run, 0)], TIERS.index(p.default_tier)).astype(np.uint8)
 
     report["recently_checked"] = {}
@@ -259,20 +260,6 @@ def _stream_all(session: Session, sql: str, params: dict[str, Any]) -> list[Any]
 def _position(column: str, dialect: str) -> str:
     """1–4 for tiers A–D, in SQL."""
     return f"instr('{TIERS}', {column})" if dialect == "sqlite" else f"strpos('{TIERS}', {column})"
-
-
-def _positions(sorted_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """Index of each wanted id in ``sorted_ids``, or -1."""
-    if not len(sorted_ids) or not len(wanted):
-        return np.full(len(wanted), -1, np.int64)
-    top = int(max(sorted_ids[-1], wanted.max()))
-    if top <= 4 * (len(sorted_ids) + len(wanted)) + 1000:
-        # Ids are nearly dense: a table by id beats a million binary searches in random order.
-        table = np.full(top + 1, -1, np.int64)
-        table[sorted_ids] = np.arange(len(sorted_ids))
-        return table[wanted]
-    pos = np.minimum(np.searchsorted(sorted_ids, wanted), len(sorted_ids) - 1)
-    return np.where(sorted_ids[pos] == wanted, pos, -1)
 
 
 def _exclude_checked(session: Session, p: FrameParams, ids: np.ndarray, members: np.ndarray, report: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import openpyxl
@@ -701,3 +702,99 @@ def test_same_digest_on_every_database(data: tuple[Env, dict[int, str]]) -> None
     grade(env, AS_OF)
     (run,) = env.json("credit", "runs")
     assert run["result_sha256"] == GOLDEN_RESULT_SHA256
+
+
+# 9. The bulk reader ---------------------------------------------------------------------------------
+
+
+def _read(env: Env, as_of: dt.date, *, fork: bool) -> tuple[Any, list[tuple[int, ...]]]:
+    """The population a grading run reads, its records as sorted (enterprise id, category, sector,
+    occurred, until, repaired) tuples, as a run holding the write lock reads them."""
+    from sqlalchemy.orm import Session
+
+    from credit.db import make_engine
+    from credit.grading import hold_write_lock, read_population, record_bounds
+
+    engine = make_engine(env.url)
+    try:
+        with Session(engine) as session:
+            hold_write_lock(session)
+            population = read_population(session, as_of, *record_bounds(session), fork=fork)
+            session.rollback()
+    finally:
+        engine.dispose()
+    r = population.records
+    rows = zip(population.ids[r.enterprise].tolist(), r.category.tolist(), r.sector.tolist(), r.occurred.tolist(), r.until.tolist(), r.repaired.tolist(), strict=True)
+    return population, sorted(rows)
+
+
+def _one_query(env: Env, as_of: dt.date, graded: set[int]) -> list[tuple[int, ...]]:
+    """The same records through ``records_sql``, the one query a row at a time (PostgreSQL's path)."""
+    import numpy as np
+    from sqlalchemy.orm import Session
+
+    from credit.db import make_engine
+    from credit.grading import record_bounds, records_sql, stream_rows, unpack_records
+
+    engine = make_engine(env.url)
+    try:
+        with Session(engine) as session:
+            max_record, max_repair = record_bounds(session)
+            params = {"as_of": as_of, "max_record": max_record, "max_repair": max_repair}
+            with stream_rows(session, records_sql(engine.dialect.name, with_id=False, one_enterprise=False), params) as stream:
+                packed = np.array([v for row in stream for v in row], np.int64)
+    finally:
+        engine.dispose()
+    r = unpack_records(packed, packed[0::2] >> 9)  # "enterprise" holds the id itself here
+    rows = zip(r.enterprise.tolist(), r.category.tolist(), r.sector.tolist(), r.occurred.tolist(), r.until.tolist(), r.repaired.tolist(), strict=True)
+    return sorted(row for row in rows if row[0] in graded)
+
+
+def test_chunked_and_forked_readers_read_what_the_one_query_reader_reads(data: tuple[Env, dict[int, str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite reads the records in chunks of ids, as text numpy parses, half of them in a forked
+    process on a big file: the same records, repairs and corrections as the one query."""
+    import credit.forked
+
+    env, u = data
+    _approve(env, "CF-11-2", "2026-06-16", "2026-07-15")
+    fixed = [_record(u[C_POINTS], "行政处罚", "2025-09-01", "CF-5", severity="一般", sector="其他")]
+    env.run("import", "records", str(env.csv("fix.csv", RECORD_HEADER, fixed)))
+    as_of = dt.date(2026, 7, 15)
+    forks: list[Any] = []
+    real_start = credit.forked.start
+    monkeypatch.setattr("credit.forked.start", lambda *args: forks.append(args[0]) or real_start(*args))
+
+    population, whole = _read(env, as_of, fork=False)
+    reference = _one_query(env, as_of, set(population.ids.tolist()))
+    assert whole == reference and len(whole) == 18  # every record but the cancelled one's and the corrected version
+    assert sum(row[5] for row in whole) == 1  # the repair
+    assert population.usccs == sorted(population.usccs) and len(population.usccs) == 11
+    monkeypatch.setattr("credit.grading.CHUNK_IDS", 2)
+    monkeypatch.setattr("credit.grading.PARALLEL_FROM", 0)
+    assert _read(env, as_of, fork=True)[1] == reference
+    assert len(forks) == (1 if env.url.startswith("sqlite") else 0)  # PostgreSQL streams one query
+
+
+def test_forked_reader_gives_the_same_run(data: tuple[Env, dict[int, str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    env, _ = data
+    first = grade(env, AS_OF)
+    monkeypatch.setattr("credit.grading.CHUNK_IDS", 3)
+    monkeypatch.setattr("credit.grading.PARALLEL_FROM", 0)
+    second = grade(env, AS_OF)
+    runs = {r["run"]: r for r in env.json("credit", "runs")}
+    assert runs[first["run"]]["result_sha256"] == runs[second["run"]]["result_sha256"] == GOLDEN_RESULT_SHA256
+
+
+def test_unreadable_stored_date_is_refused_not_dropped(tmp_path: Path, make_uscc: Callable[..., str]) -> None:
+    """A date SQLite cannot read (written around the application) would drop its record from the
+    text the reader parses; the run is refused instead. (A PostgreSQL date column cannot hold one.)"""
+    import sqlite3
+
+    env = Env(f"sqlite:///{tmp_path / 'test.db'}", tmp_path)
+    env.run("db", "upgrade")
+    load(env, make_uscc)
+    with sqlite3.connect(tmp_path / "test.db") as connection:
+        connection.execute("UPDATE credit_records SET occurred_on = '2025-99-99' WHERE document_no = 'CF-5'")
+    result = env.run("credit", "grade", "--as-of", AS_OF, expect=1)
+    assert "credit records" in result.stderr and "readable" in result.stderr and "Traceback" not in result.stderr
+    assert env.json("credit", "runs") == []

@@ -452,7 +452,7 @@ class TestParallelReader:
     """On SQLite a big population is read in a forked process; it draws what the sequential path draws."""
 
     def test_forked_reader_gives_the_sequential_draw(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        import inspection.forked
+        import credit.forked
 
         sequential = sqlite_env(tmp_path, "sequential")
         load_examples(sequential)
@@ -462,13 +462,13 @@ class TestParallelReader:
             source.backup(target)
 
         forks: list[Any] = []
-        real_start = inspection.forked.start
+        real_start = credit.forked.start
 
         def counting_start(*args: Any) -> Any:
             forks.append(args[0])
             return real_start(*args)
 
-        monkeypatch.setattr("inspection.forked.start", counting_start)
+        monkeypatch.setattr("credit.forked.start", counting_start)
         a = draw(sequential, EXAMPLE_TASK)
         assert forks == []  # 300 enterprises: below PARALLEL_FROM, read in the draw's transaction
         monkeypatch.setattr("inspection.frame.PARALLEL_FROM", 0)

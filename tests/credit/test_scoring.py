@@ -7,6 +7,7 @@ import datetime as dt
 from typing import NamedTuple
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -265,3 +266,17 @@ def test_row_order_does_not_matter(rows: list[R], new_economy: list, rnd) -> Non
     a, b = run(rows, n=4, since=new_economy), run(shuffled, n=4, since=new_economy)
     assert (a.score == b.score).all() and (a.tier == b.tier).all() and (a.flags == b.flags).all()
     assert [a.reasons(i) for i in range(4)] == [b.reasons(i) for i in range(4)]
+
+
+def test_result_codes_the_grading_sql_matches_as_substrings() -> None:
+    """credit.grading reads a spot check's category from its stored ``A;2;B`` text by substring:
+    exact only while no other code contains 8, A, E or F, and 1 (inside 10, 11, 12) stands alone."""
+    from credit.grading import MATCHED_CODES
+    from credit.result_codes import parse_result_codes, result_codes
+
+    codes = list(result_codes())
+    for code in MATCHED_CODES:
+        assert [c for c in codes if code in c] == [code]
+    assert [c for c in codes if "1" in c] == ["1", "10", "11", "12"]
+    with pytest.raises(ValueError, match="cannot be combined"):
+        parse_result_codes("1;A")

@@ -1,6 +1,6 @@
-"""Run one function in a forked child while the parent works on: the draw's two halves of
-reading a million-row population use both cores. POSIX only; callers fall back to calling the
-function directly where fork is unavailable."""
+"""Run one function in a forked child while the parent works on, so that reading a million-row
+table uses both cores (the draw's population, the grading's records). POSIX only; callers fall
+back to calling the function directly where fork is unavailable."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def start(func: Callable[..., T], *args: Any) -> Callable[[], T]:
             payload = pipe.read()  # before waitpid: a full pipe would block the child
         _, status = os.waitpid(pid, 0)
         if not payload:
-            raise RuntimeError(f"the draw's reader process ended without a result (status {status})")
+            raise RuntimeError(f"the reader process ended without a result (status {status})")
         ok, value = pickle.loads(payload)
         if not ok:
             raise value
