@@ -283,13 +283,13 @@ def create_run(session: Session, policy: Policy, as_of: dt.date) -> GradingRun:
     score_s = time.perf_counter() - started - read_s
     log.info("grading_scored", seconds=round(score_s, 2))
 
-    tiers = np.array(TIERS)[grading.tier].tolist()
-    scores = grading.score.tolist()
-    reasons = grading.all_reasons()
+    tiers = np.array(TIERS, dtype=object)[grading.tier]
+    reasons = np.array(grading.all_reasons(), dtype=object)
     digest = hashlib.sha256()
     for start in range(0, len(tiers), WRITE_BATCH):
         end = start + WRITE_BATCH
-        digest.update("".join(f"{u}\t{t}\t{s}\t{r}\n" for u, t, s, r in zip(population.usccs[start:end], tiers[start:end], scores[start:end], reasons[start:end], strict=True)).encode())
+        lines = zip(population.usccs[start:end], tiers[start:end].tolist(), map(str, grading.score[start:end].tolist()), reasons[start:end].tolist(), strict=True)
+        digest.update("".join(f"{line}\n" for line in map("\t".join, lines)).encode())
     counts = np.bincount(grading.tier, minlength=4).tolist()
     run = GradingRun(
         as_of=as_of, policy_version=policy.version, policy_sha256=policy.sha256, policy_text=policy.text,
@@ -300,11 +300,12 @@ def create_run(session: Session, policy: Policy, as_of: dt.date) -> GradingRun:
     session.add(run)
     session.flush()
     # In key order, so the primary-key B-tree only ever grows at its end.
-    order = np.argsort(population.ids, kind="stable").tolist()
-    ids, flags, run_id = population.ids.tolist(), grading.flags.tolist(), run.id  # run.id: an ORM attribute read
+    order = np.argsort(population.ids, kind="stable")
     columns = ("run_id", "enterprise_id", "tier", "score", "flags", "reasons")
     for start in range(0, len(order), WRITE_BATCH):
-        rows = [(run_id, ids[i], tiers[i], scores[i], flags[i], reasons[i]) for i in order[start:start + WRITE_BATCH]]
+        batch = order[start:start + WRITE_BATCH]
+        rows = list(zip(itertools.repeat(run.id, len(batch)), population.ids[batch].tolist(), tiers[batch].tolist(),
+                        grading.score[batch].tolist(), grading.flags[batch].tolist(), reasons[batch].tolist()))
         insert_rows(session, Grade.__table__, columns, rows)
     run.seconds = round(time.perf_counter() - started, 3)
     audit.record(session, "credit.grade", f"grading run {run.id} as of {as_of}: A {counts[0]}, B {counts[1]}, C {counts[2]}, D {counts[3]}",

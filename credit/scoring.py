@@ -51,6 +51,9 @@ def _add_months_exact(days: np.ndarray, months: int) -> np.ndarray:
     return (result - _EPOCH64).astype(np.int64)
 
 
+TABLE_LIMIT = 10_000_000  # days × periods of add_months' lookup table (80 MB)
+
+
 def add_months(days: np.ndarray, months: np.ndarray | int) -> np.ndarray:
     """The civil-code last day of a period of ``months`` from each day: the same day of the month
     ``months`` later, or that month's last day when it has no such day (民法典 art. 202).
@@ -61,15 +64,23 @@ def add_months(days: np.ndarray, months: np.ndarray | int) -> np.ndarray:
     """
     days = np.asarray(days, np.int64)
     months = np.broadcast_to(np.asarray(months, np.int64), days.shape)
-    result = np.empty(days.shape, np.int64)
     if not days.size:
-        return result
+        return np.empty(days.shape, np.int64)
     low = int(days.min())
     span = np.arange(low, int(days.max()) + 1, dtype=np.int64)
-    for m in np.flatnonzero(np.bincount(months.ravel())).tolist():
-        chosen = months == m
-        result[chosen] = _add_months_exact(span, m)[days[chosen] - low]
-    return result
+    periods = np.flatnonzero(np.bincount(months.ravel()))
+    if len(span) * len(periods) > TABLE_LIMIT:  # centuries of dates: one period at a time
+        result = np.empty(days.shape, np.int64)
+        for m in periods.tolist():
+            chosen = months == m
+            result[chosen] = _add_months_exact(span, m)[days[chosen] - low]
+        return result
+    # One row of answers per period, and one lookup for every element (a masked assignment per
+    # period cost 0.5 s more at 10M).
+    table = np.stack([_add_months_exact(span, int(m)) for m in periods.tolist()])
+    row = np.zeros(int(periods[-1]) + 1, np.int64)
+    row[periods] = np.arange(len(periods))
+    return table.ravel()[row[months] * len(span) + (days - low)]
 
 
 def add_months_to(date: dt.date, months: int) -> dt.date:
@@ -108,7 +119,8 @@ class Grading:
         return self.all_reasons(np.array([index]))[0]
 
     def all_reasons(self, indexes: np.ndarray | None = None) -> list[str]:
-        """``reasons`` for many enterprises at once (all by default): one sort, no per-kind loop."""
+        """``reasons`` for many enterprises at once (all by default). A million enterprises share
+        some fifty thousand distinct reasons, so each distinct one is formatted once."""
         if indexes is None:
             indexes = np.arange(len(self.score))
         counts, points = self.family_counts[indexes], self.family_points[indexes]
@@ -116,15 +128,30 @@ class Grading:
         order = np.lexsort((col, -points[row, col], row))
         row, col = row[order], col[order]
         # Rank within each enterprise; keep the first three kinds.
-        starts = np.searchsorted(row, row, side="left")
-        keep = (np.arange(len(row)) - starts) < REASONS_TOP
-        row, col = row[keep], col[keep]
-        texts = [f"{FAMILIES[c]}:{n}:{p / 100:g}" for c, n, p in zip(col.tolist(), counts[row, col].tolist(), points[row, col].tolist(), strict=True)]
-        parts: list[list[str]] = [[] for _ in range(len(indexes))]
-        for r, t in zip(row.tolist(), texts, strict=True):
-            parts[r].append(t)
-        prefixes = [_FLAG_TEXT[f] for f in self.flags[indexes].tolist()]
-        return [";".join(prefix + kinds) for prefix, kinds in zip(prefixes, parts, strict=True)]
+        rank = np.arange(len(row)) - np.searchsorted(row, row, side="left")
+        keep = rank < REASONS_TOP
+        row, col, rank = row[keep], col[keep], rank[keep]
+        # One row per enterprise: its flags, then kind, records and points of each kind shown.
+        key = np.full((len(indexes), 1 + 3 * REASONS_TOP), -1, np.int64)
+        key[:, 0] = self.flags[indexes]
+        key[row, 1 + 3 * rank] = col
+        key[row, 2 + 3 * rank] = counts[row, col]
+        key[row, 3 + 3 * rank] = points[row, col]
+        # Equal rows, found by sorting (np.unique(axis=0) takes six times as long).
+        by_key = np.lexsort(key.T[::-1])
+        ordered = key[by_key]
+        first = np.ones(len(ordered), bool)
+        first[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
+        group = np.empty(len(ordered), np.int64)
+        group[by_key] = np.cumsum(first) - 1
+        texts = np.array([_reason_text(k) for k in ordered[first].tolist()], dtype=object)
+        return texts[group].tolist()
+
+
+def _reason_text(key: list[int]) -> str:
+    """The reasons of one row of ``Grading.all_reasons``'s key."""
+    kinds = [f"{FAMILIES[c]}:{n}:{p / 100:g}" for c, n, p in zip(key[1::3], key[2::3], key[3::3], strict=True) if c >= 0]
+    return ";".join(_FLAG_TEXT[key[0]] + kinds)
 
 
 REASONS_TOP = 3

@@ -66,15 +66,27 @@ class TestPeriods:
         assert add_months_to(dt.date(2023, 12, 31), 2) == dt.date(2024, 2, 29)
 
     @settings(max_examples=300, deadline=None)
-    @given(st.lists(st.dates(dt.date(1990, 1, 1), dt.date(2060, 12, 31)), min_size=1, max_size=30), st.integers(0, 1200))
-    def test_vectorised_month_arithmetic_matches_the_calendar(self, dates: list[dt.date], months: int) -> None:
+    @given(st.lists(st.tuples(st.dates(dt.date(1990, 1, 1), dt.date(2060, 12, 31)), st.sampled_from([0, 1, 6, 12, 36, 1200])), min_size=1, max_size=30),
+           st.booleans())
+    def test_vectorised_month_arithmetic_matches_the_calendar(self, pairs: list[tuple[dt.date, int]], table: bool) -> None:
+        """Each element its own period; through the lookup table, or one period at a time (the
+        way for a span of centuries)."""
+        import credit.scoring
+
         expected = []
-        for d in dates:
+        for d, months in pairs:
             year, month = divmod(d.month - 1 + months, 12)
             year, month = d.year + year, month + 1
             expected.append(day_number(dt.date(year, month, min(d.day, calendar.monthrange(year, month)[1]))))
-        got = add_months(np.array([day_number(d) for d in dates]), months)
+        limit = credit.scoring.TABLE_LIMIT
+        credit.scoring.TABLE_LIMIT = limit if table else 0
+        try:
+            got = add_months(np.array([day_number(d) for d, _ in pairs]), np.array([m for _, m in pairs]))
+        finally:
+            credit.scoring.TABLE_LIMIT = limit
         assert got.tolist() == expected
+        if len({m for _, m in pairs}) == 1:  # one period for all: given as a number too
+            assert add_months(np.array([day_number(d) for d, _ in pairs]), pairs[0][1]).tolist() == expected
 
     def test_penalty_counts_through_its_last_day_only(self) -> None:
         rows = [R(0, "penalty.major", dt.date(2023, 6, 30))]  # 36 months: last day 2026-06-30
