@@ -798,3 +798,29 @@ def test_unreadable_stored_date_is_refused_not_dropped(tmp_path: Path, make_uscc
     result = env.run("credit", "grade", "--as-of", AS_OF, expect=1)
     assert "credit records" in result.stderr and "readable" in result.stderr and "Traceback" not in result.stderr
     assert env.json("credit", "runs") == []
+
+
+def test_grading_run_holds_sqlite_write_lock_from_its_first_read(tmp_path: Path) -> None:
+    """Its forked reader and its own reads see one state: no one else commits until the run does."""
+    import sqlite3
+
+    from sqlalchemy.orm import Session
+
+    from credit.db import make_engine
+    from credit.grading import hold_write_lock
+
+    env = Env(f"sqlite:///{tmp_path / 'test.db'}", tmp_path)
+    env.run("db", "upgrade")
+    engine = make_engine(env.url)
+    other = sqlite3.connect(tmp_path / "test.db", timeout=0, isolation_level=None)
+    try:
+        with Session(engine) as session:
+            hold_write_lock(session)
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+            session.rollback()
+        other.execute("BEGIN IMMEDIATE")  # free again once the run's transaction ends
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+        engine.dispose()
