@@ -480,6 +480,20 @@ class TestParallelReader:
         assert len(forks) == 2  # verify read the population through the forked reader too
 
 
+    def test_a_separator_inside_a_directory_value_is_refused_not_misread(self, tmp_path: Path, make_uscc: USCC) -> None:
+        """SQLite hands the draw each column as one text, its values split by control characters:
+        a value holding one (written around the application) stops the draw, with nothing written."""
+        env = sqlite_env(tmp_path, "db")
+        load_small(env, make_uscc)
+        create(env, "T1", stations=[STATION_A])
+        with sqlite3.connect(tmp_path / "db" / "test.db") as connection:
+            connection.execute("UPDATE enterprises SET industry_code = industry_code || char(30) || 'F'")
+        refused = env.run("task", "draw", "T1", "--entropy", ENTROPY, expect=1)
+        assert "cannot read" in refused.stderr and "Traceback" not in refused.stderr
+        assert env.scalar("SELECT count(*) FROM visits") == 0
+        assert env.scalar("SELECT count(*) FROM draws") == 0
+
+
 def env_verified(e: Env) -> bool:
     return bool(e.json("task", "verify", EXAMPLE_TASK)["identical"])
 
