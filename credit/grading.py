@@ -221,7 +221,7 @@ def hold_write_lock(session: Session) -> None:
 
 
 def read_population(session: Session, as_of: dt.date, max_record: int, max_repair: int, *, fork: bool = False) -> Population:
-    """Every enterprise under supervision and its records as of ``as_of``, in two queries.
+    """Every enterprise under supervision, in USCC order, and its records as of ``as_of``.
 
     With ``fork`` (the caller holds the write lock: ``hold_write_lock``), a big SQLite file's
     upper half of records is read by a forked process while this one reads the rest.
