@@ -172,8 +172,9 @@ def _numbered(rows: Any, key: bytes | None) -> tuple[np.ndarray, np.ndarray, np.
 
 
 def _numbered_from_file(path: str, where: str, params: dict[str, Any], key: bytes | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """:func:`_numbered` on a connection of its own (in the forked reader), the ids and USCCs
-    read as one text each (credit.textread); a USCC is 18 characters, so theirs need no commas."""
+    """What :func:`_numbered` gives, read on a connection of its own (in the forked reader): the
+    ids and USCCs as one text each (credit.textread); a USCC is 18 characters, so theirs need no
+    commas."""
     connection = sqlite3.connect(f"{pathlib.Path(path).absolute().as_uri()}?mode=ro", uri=True)
     try:
         sql = f"SELECT count(*), group_concat(e.id, ','), group_concat(e.uscc, '') FROM enterprises e WHERE {where}"
@@ -204,7 +205,7 @@ def _classes(session: Session, where: str, params: dict[str, Any]) -> tuple[np.n
         )
         count, ids_text, keys_text = connection.connection.dbapi_connection.execute(sql, params).fetchone()
         ids = parse_ints(ids_text, count, "enterprises in scope")
-        keys = keys_text.split("\x1e") if count else []
+        keys = (keys_text or "").split("\x1e") if count else []
         combo = np.fromiter(map(combos.__getitem__, keys), np.int64, len(keys))
         classes = [tuple(k.split("\x1f")) for k in combos]
         if len(keys) != count or any(len(c) != 3 for c in classes):
