@@ -171,22 +171,26 @@ def _numbered(rows: Any, key: bytes | None) -> tuple[np.ndarray, np.ndarray, np.
     return ids, codes, (unit_numbers(key, codes) if key is not None else None)
 
 
-def _numbered_from_file(path: str, where: str, params: dict[str, Any], key: bytes | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """What :func:`_numbered` gives, read on a connection of its own (in the forked reader): the
-    ids and USCCs as one text each (credit.textread); a USCC is 18 characters, so theirs need no
-    commas."""
-    connection = sqlite3.connect(f"{pathlib.Path(path).absolute().as_uri()}?mode=ro", uri=True)
-    try:
-        sql = f"SELECT count(*), group_concat(e.id, ','), group_concat(e.uscc, '') FROM enterprises e WHERE {where}"
-        count, ids_text, usccs = connection.execute(sql, params).fetchone()
-    finally:
-        connection.close()
+def _numbered_text(connection: sqlite3.Connection, where: str, params: dict[str, Any], key: bytes | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """What :func:`_numbered` gives, from SQLite: the ids and USCCs as one text each
+    (credit.textread); a USCC is 18 characters, so theirs need no commas."""
+    sql = f"SELECT count(*), group_concat(e.id, ','), group_concat(e.uscc, '') FROM enterprises e WHERE {where}"
+    count, ids_text, usccs = connection.execute(sql, params).fetchone()
     ids = parse_ints(ids_text, count, "enterprises in scope and in business")
     raw = (usccs or "").encode()
     if len(raw) != USCC_LENGTH * count:
         raise SpotcheckError(f"enterprises in scope and in business: a USCC that is not {USCC_LENGTH} characters long")
     codes = np.frombuffer(raw, dtype=f"S{USCC_LENGTH}").copy()
     return ids, codes, (unit_numbers(key, codes) if key is not None else None)
+
+
+def _numbered_from_file(path: str, where: str, params: dict[str, Any], key: bytes | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`_numbered_text` on a read-only connection of its own (in the forked reader)."""
+    connection = sqlite3.connect(f"{pathlib.Path(path).absolute().as_uri()}?mode=ro", uri=True)
+    try:
+        return _numbered_text(connection, where, params, key)
+    finally:
+        connection.close()
 
 
 def _classes(session: Session, where: str, params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str, str]]]:
@@ -243,14 +247,14 @@ def read_frame(session: Session, p: FrameParams, key: bytes | None = None) -> Ta
     """
     where, params = scope_sql(p)
     business = " OR ".join(f"e.status = '{s}'" for s in IN_BUSINESS)
-    uscc_sql = f"SELECT e.id, e.uscc FROM enterprises e WHERE {where} AND ({business})"
+    in_business = f"{where} AND ({business})"
     database = session.get_bind().url.database
     connection = session.connection()
     parallel = (
         forked.AVAILABLE and connection.dialect.name == "sqlite" and database not in (None, "", ":memory:")
         and (session.scalar(text("SELECT max(id) FROM enterprises")) or 0) >= PARALLEL_FROM
     )
-    numbered = forked.start(_numbered_from_file, database, f"{where} AND ({business})", params, key) if parallel else None
+    numbered = forked.start(_numbered_from_file, database, in_business, params, key) if parallel else None
     try:
         # Status, entity type and industry take a few hundred distinct combinations: each is
         # classified once, and every row gets its combination's number.
@@ -275,7 +279,12 @@ def read_frame(session: Session, p: FrameParams, key: bytes | None = None) -> Ta
             with contextlib.suppress(Exception):
                 numbered()
         raise
-    ids, codes, numbers = numbered() if numbered else _numbered(_stream_all(session, uscc_sql, params), key)
+    if numbered:
+        ids, codes, numbers = numbered()
+    elif connection.dialect.name == "sqlite":
+        ids, codes, numbers = _numbered_text(connection.connection.dbapi_connection, in_business, params, key)
+    else:
+        ids, codes, numbers = _numbered(_stream_all(session, f"SELECT e.id, e.uscc FROM enterprises e WHERE {in_business}", params), key)
     # Each row's place among the scope rows and in the grading run.
     at = positions(scope_ids, ids)
     if (at < 0).any():
