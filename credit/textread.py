@@ -20,3 +20,12 @@ def parse_ints(text: str | None, expected: int, what: str) -> np.ndarray:
         found = "not all" if values is None else f"{len(values)}"
         raise SpotcheckError(f"{what}: {expected} numbers expected, {found} readable (a value the database cannot read?)")
     return values
+
+
+def parse_fixed(text: str | None, expected: int, width: int, what: str) -> np.ndarray:
+    """``expected`` values of ``width`` ASCII characters each, side by side in ``text`` (USCCs:
+    18 characters, so they need no separator), as a bytes array (dtype ``S{width}``)."""
+    raw = (text or "").encode()
+    if len(raw) != width * expected:
+        raise SpotcheckError(f"{what}: {expected} values of {width} characters expected, {len(raw)} bytes read (a value of another length?)")
+    return np.frombuffer(raw, dtype=f"S{width}").copy()

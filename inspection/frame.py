@@ -30,7 +30,7 @@ from credit.grading import stream_rows
 from credit.lookup import positions
 from credit.models import OUTSIDE_SPOT_CHECKS, CreditRecord
 from credit.scoring import add_months_to
-from credit.textread import parse_ints
+from credit.textread import parse_fixed, parse_ints
 from inspection.enums import TaskKind, TaskStatus
 from inspection.sampling import TIERS, USCC_LENGTH, Frame, unit_numbers
 from inspection.task_models import Draw, Task
@@ -177,10 +177,7 @@ def _numbered_text(connection: sqlite3.Connection, where: str, params: dict[str,
     sql = f"SELECT count(*), group_concat(e.id, ','), group_concat(e.uscc, '') FROM enterprises e WHERE {where}"
     count, ids_text, usccs = connection.execute(sql, params).fetchone()
     ids = parse_ints(ids_text, count, "enterprises in scope and in business")
-    raw = (usccs or "").encode()
-    if len(raw) != USCC_LENGTH * count:
-        raise SpotcheckError(f"enterprises in scope and in business: a USCC that is not {USCC_LENGTH} characters long")
-    codes = np.frombuffer(raw, dtype=f"S{USCC_LENGTH}").copy()
+    codes = parse_fixed(usccs, count, USCC_LENGTH, "USCCs of the enterprises in scope and in business")
     return ids, codes, (unit_numbers(key, codes) if key is not None else None)
 
 

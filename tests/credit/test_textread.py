@@ -19,3 +19,14 @@ def test_parses_what_group_concat_writes() -> None:
 def test_a_missing_or_extra_number_is_refused(text: str | None, expected: int) -> None:
     with pytest.raises(SpotcheckError, match=f"grades: {expected} numbers expected, .* readable"):
         parse_ints(text, expected, "grades")
+
+
+def test_fixed_width_values_side_by_side() -> None:
+    from credit.textread import parse_fixed
+
+    assert parse_fixed("91500106MA5U1234XY91500106MA5U1235XY", 2, 18, "USCCs").tolist() == [b"91500106MA5U1234XY", b"91500106MA5U1235XY"]
+    assert parse_fixed(None, 0, 18, "USCCs").tolist() == []
+    with pytest.raises(SpotcheckError, match="USCCs: 2 values of 18 characters expected, 35 bytes read"):
+        parse_fixed("91500106MA5U1234XY91500106MA5U1235X", 2, 18, "USCCs")
+    with pytest.raises(SpotcheckError, match="20 bytes read"):  # a character of three bytes: refused, not shifted
+        parse_fixed("91500106MA5U1234X统"[:18], 1, 18, "USCCs")
