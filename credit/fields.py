@@ -117,6 +117,9 @@ def split_list(cell: Cell) -> list[str]:
     return list(dict.fromkeys(t.strip() for t in LIST_SEPARATORS.split(text(cell)) if t.strip()))
 
 
+USCC_LENGTH = 18  # characters of a 统一社会信用代码 (GB 32100-2015)
+
+
 def uscc(cell: Cell) -> str:
     """A 统一社会信用代码 validated with ``stdnum.cn.uscc`` (GB 32100-2015 check character)."""
     value = text(cell)

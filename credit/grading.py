@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from credit import audit, forked
 from credit.bulk import insert_rows
 from credit.errors import SpotcheckError
+from credit.fields import USCC_LENGTH
 from credit.grading_models import CreditRepair, Grade, GradingRun
 from credit.lookup import positions
 from credit.models import CreditRecord
@@ -40,7 +41,6 @@ log = structlog.get_logger()
 # Not graded: no longer under this bureau's supervision.
 NOT_GRADED_STATUSES = ("cancelled", "revoked", "moved_out")
 WRITE_BATCH = 50_000
-USCC_LENGTH = 18  # GB 32100: 统一社会信用代码, checked at import
 # SQLite reads records by ranges of this many ids, one query each.
 CHUNK_IDS = 1_000_000
 # From this many records a grading on a SQLite file reads half of them in a forked process.

@@ -26,13 +26,14 @@ from sqlalchemy.orm import Session
 from credit import forked
 from credit.enums import EnterpriseStatus
 from credit.errors import SpotcheckError
+from credit.fields import USCC_LENGTH
 from credit.grading import stream_rows
 from credit.lookup import positions
 from credit.models import OUTSIDE_SPOT_CHECKS, CreditRecord
 from credit.scoring import add_months_to
 from credit.textread import parse_fixed, parse_ints
 from inspection.enums import TaskKind, TaskStatus
-from inspection.sampling import TIERS, USCC_LENGTH, Frame, unit_numbers
+from inspection.sampling import TIERS, Frame, unit_numbers
 from inspection.task_models import Draw, Task
 
 IN_BUSINESS = (EnterpriseStatus.SUBSISTING.value, EnterpriseStatus.OPERATING.value)

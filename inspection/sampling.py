@@ -25,9 +25,10 @@ from fractions import Fraction
 
 import numpy as np
 
+from credit.fields import USCC_LENGTH
+
 ALGORITHM = "spotcheck-draw/1"
 TIERS = "ABCD"
-USCC_LENGTH = 18
 
 
 def draw_key(seed: bytes, entropy: str) -> bytes:
