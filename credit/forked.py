@@ -4,9 +4,10 @@ back to calling the function directly where fork is unavailable."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -43,3 +44,16 @@ def start(func: Callable[..., T], *args: Any) -> Callable[[], T]:
         return value
 
     return wait
+
+
+@contextlib.contextmanager
+def reaped(wait: Callable[[], Any] | None) -> Iterator[None]:
+    """Run the block beside the started child (``wait``, or None when there is none); if the
+    block fails, wait for the child first, so none is left behind, then let the error through."""
+    try:
+        yield
+    except BaseException:
+        if wait:
+            with contextlib.suppress(Exception):
+                wait()
+        raise

@@ -8,7 +8,6 @@ PostgreSQL streams them from a server-side cursor.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import itertools
@@ -256,18 +255,13 @@ def read_population(session: Session, as_of: dt.date, max_record: int, max_repai
     database = _forking(session, max_record) if fork else None
     middle = max_record // 2 if database else max_record
     upper = forked.start(_read_chunks_from_file, database, params, middle, max_record) if database else None
-    try:
+    with forked.reaped(upper):
         ids, usccs, since = _enterprises(session, dialect)
         if dialect == "sqlite":
             packed = read_chunks(session.connection().connection.dbapi_connection, params, 0, middle)
         else:
             with stream_rows(session, records_sql(dialect, with_id=False, one_enterprise=False), params) as stream:
                 packed = np.fromiter(itertools.chain.from_iterable(stream), np.int64)
-    except BaseException:
-        if upper:  # reap the reader before giving up
-            with contextlib.suppress(Exception):
-                upper()
-        raise
     if upper:
         packed = np.concatenate([packed, upper()])
     at = positions(ids, packed[0::2] >> 9)

@@ -8,7 +8,6 @@ changed draw.
 from __future__ import annotations
 
 import calendar
-import contextlib
 import datetime as dt
 import itertools
 import json
@@ -253,7 +252,7 @@ def read_frame(session: Session, p: FrameParams, key: bytes | None = None) -> Ta
         and (session.scalar(text("SELECT max(id) FROM enterprises")) or 0) >= PARALLEL_FROM
     )
     numbered = forked.start(_numbered_from_file, database, in_business, params, key) if parallel else None
-    try:
+    with forked.reaped(numbered):
         # Status, entity type and industry take a few hundred distinct combinations: each is
         # classified once, and every row gets its combination's number.
         scope_ids, combo, combos = _classes(session, where, params)
@@ -272,11 +271,6 @@ def read_frame(session: Session, p: FrameParams, key: bytes | None = None) -> Ta
 
         graded = _tiers(session, p.grading_run)
         graded_ids, graded_tiers = graded >> 3, (graded & 7) - 1
-    except BaseException:
-        if numbered:  # reap the reader before giving up
-            with contextlib.suppress(Exception):
-                numbered()
-        raise
     if numbered:
         ids, codes, numbers = numbered()
     elif connection.dialect.name == "sqlite":

@@ -30,3 +30,4 @@ def test_fixed_width_values_side_by_side() -> None:
         parse_fixed("91500106MA5U1234XY91500106MA5U1235X", 2, 18, "USCCs")
     with pytest.raises(SpotcheckError, match="20 bytes read"):  # a character of three bytes: refused, not shifted
         parse_fixed("91500106MA5U1234X统"[:18], 1, 18, "USCCs")
+
