@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, Table, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from credit.audit_chain import canonical_json, event_hash, row_hash, row_key
-from credit.audit_models import AuditEvent, AuditHead, AuditRow
+from credit.audit_chain import canonical_json, event_hash, row_hash, row_key, unpack
+from credit.audit_models import AuditEvent, AuditHead, AuditPack, AuditRow
 from credit.audit_pending import Pending
 from credit.db import Base, utcnow
 from credit.roles import Actor
@@ -32,7 +32,7 @@ PENDING = "audit_pending"  # session.info: the Pending changes hashed so far
 
 # Not audited row by row: the trail itself, alembic's bookkeeping, and the grades of a run, which
 # are a million rows each and carry their own digest (grading_runs.result_sha256) instead.
-UNAUDITED = frozenset({"audit_events", "audit_rows", "audit_head", "alembic_version", "grades"})
+UNAUDITED = frozenset({"audit_events", "audit_rows", "audit_packs", "audit_head", "alembic_version", "grades"})
 _CHUNK = 500
 
 
@@ -70,14 +70,15 @@ def touch_fresh(session: Session, table: Table) -> None:
     session.info.setdefault(FRESH, {})[table.name] = top or 0
 
 
-def note_new(session: Session, table: Table, hashes: Iterable[tuple[str, str]]) -> None:
-    """Set aside rows just inserted under fresh keys, with their hashes (key text, row hash):
-    the trail has nothing before them, and the caller hashed what it wrote."""
-    if not _audited(table):
-        return
-    connection, pending = session.connection(), _pending(session)
-    for key, after in hashes:
-        pending.put(connection, table.name, key, None, after)
+def note_new(session: Session, table: Table, keys: list[str], hashes: list[str]) -> None:
+    """Set aside rows just inserted under fresh keys (their text) with their hashes: the trail
+    has nothing before them, and the caller hashed what it wrote. They are stored in packs
+    (``audit_packs``), not a row each: ``table``'s key must start with an integer id."""
+    if _audited(table) and keys:
+        if len(keys) != len(hashes):
+            raise ValueError(f"{len(keys)} key(s) but {len(hashes)} hash(es) for {table.name}")
+        # str(): table.name is a quoted_name, which sqlite3 asks for __conform__ at every bind.
+        _pending(session).pack(session.connection(), str(table.name), keys, hashes)
 
 
 @event.listens_for(Session, "after_flush")
@@ -179,6 +180,30 @@ def latest_after(connection: Connection, table: str, keys: list[str]) -> dict[st
             .order_by(AuditRow.event_id)
         )
         found.update(connection.execute(query).all())
+    # A row with no audit_rows entry may have been inserted in a pack; any later change of it
+    # is an audit_rows entry, found above.
+    found.update(packed_after(connection, table, [k for k in keys if k not in found]))
+    return found
+
+
+def packed_after(connection: Connection, table: str, keys: list[str]) -> dict[str, str]:
+    """The hash each of ``keys`` was packed with, for those in a pack of ``table``."""
+    wanted = sorted((int(first), key) for key in keys if (first := key.split("|", 1)[0]).isdecimal())  # else never packed
+    found: dict[str, str] = {}
+    hi, packed = -1, {}
+    for first, key in wanted:
+        if first > hi:
+            # The pack with the smallest hi at or above this key's id is the only one that may
+            # hold it (packs of a table share no key); later keys may fall in it too.
+            row = connection.execute(
+                select(AuditPack.hi, AuditPack.keys, AuditPack.hashes)
+                .where(AuditPack.tbl == table, AuditPack.hi >= first).order_by(AuditPack.hi).limit(1)
+            ).first()
+            if row is None:
+                break
+            hi, packed = row.hi, dict(unpack(row.keys, row.hashes))
+        if key in packed:
+            found[key] = packed[key]
     return found
 
 
@@ -323,6 +348,12 @@ def events(session: Session, *, task: str | None = None, user: str | None = None
                 .order_by(AuditRow.event_id, AuditRow.tbl, AuditRow.key))
         for r in session.scalars(rows):
             changes.setdefault(r.event_id, []).append({"table": r.tbl, "key": r.key, "before": r.before, "after": r.after})
+        packs = (select(AuditPack.event_id, AuditPack.tbl, AuditPack.keys, AuditPack.hashes)
+                 .join(AuditEvent, AuditEvent.id == AuditPack.event_id).where(*conditions).order_by(AuditPack.event_id, AuditPack.seq))
+        for event_id, table, keys, hashes in session.execute(packs):
+            changes.setdefault(event_id, []).extend({"table": table, "key": k, "before": None, "after": a} for k, a in unpack(keys, hashes))
+        for listed in changes.values():
+            listed.sort(key=lambda c: (c["table"], c["key"]))
     out = []
     for e in found:
         item: dict[str, Any] = {

@@ -92,19 +92,52 @@ def change_line(table: str, key: str, before: str | None, after: str | None) -> 
     return f"{table}\t{key}\t{before or '-'}\t{after or '-'}\n"
 
 
-def rows_digest(changes: Iterable[RowChange]) -> str:
-    """SHA-256 over an event's row changes in (table, key) order."""
+@dataclass(frozen=True)
+class PackLine:
+    """A pack of new rows as an event's digest reads it: its table, its place in the event, how
+    many rows it holds and the SHA-256 of its keys and hashes (``pack_digest``)."""
+
+    table: str
+    seq: int
+    rows: int
+    sha256: str
+
+    def line(self) -> str:
+        return f"{self.table}\t#{self.seq}\t{self.rows}\t{self.sha256}\n"
+
+
+def pack(keys: Sequence[str], hashes: Sequence[str]) -> tuple[str, bytes]:
+    """Rows' keys and hex hashes as a pack stores them: the keys one a line, the hashes as bytes."""
+    return "\n".join(keys), bytes.fromhex("".join(hashes))
+
+
+def unpack(keys: str, hashes: bytes) -> list[tuple[str, str]]:
+    """A pack's (key, hash) pairs. A pack whose keys and hashes do not pair up (edited behind
+    the system's back) gives the pairs it can; its digest no longer matches the event's."""
+    text, size = hashes.hex(), ROW_HASH_HEX
+    return [(key, text[i * size:(i + 1) * size]) for i, key in enumerate(keys.split("\n")) if (i + 1) * size <= len(text)]
+
+
+def pack_digest(keys: str, hashes: bytes) -> str:
+    """SHA-256 of a pack: its keys' text, a NUL, then its row hashes as bytes."""
+    return hashlib.sha256(keys.encode() + b"\0" + hashes).hexdigest()
+
+
+def rows_digest(changes: Iterable[RowChange], packs: Iterable[PackLine] = ()) -> str:
+    """SHA-256 over an event's row changes in (table, key) order, then its packs in order."""
     ordered = sorted(changes, key=lambda c: (c.table, c.key))
-    return digest_sorted((c.table, c.key, c.before, c.after) for c in ordered)
+    return digest_sorted(((c.table, c.key, c.before, c.after) for c in ordered), sorted(packs, key=lambda p: p.seq))
 
 
-def digest_sorted(changes: Iterable[tuple[str, str, str | None, str | None]]) -> str:
+def digest_sorted(changes: Iterable[tuple[str, str, str | None, str | None]], packs: Iterable[PackLine] = ()) -> str:
     """``rows_digest`` of (table, key, before, after) already in (table, key) order, read as they
-    come. Lines are hashed thousands at a time: the same digest, a third of the calls' cost."""
+    come, and of packs in ``seq`` order. Lines are hashed thousands at a time: the same digest, a
+    third of the calls' cost. An event without packs has the digest it had before packs existed."""
     digest = hashlib.sha256()
     changes = iter(changes)
     while chunk := list(itertools.islice(changes, 4096)):
         digest.update("".join([change_line(*c) for c in chunk]).encode())
+    digest.update("".join(p.line() for p in packs).encode())
     return digest.hexdigest()
 
 

@@ -3,6 +3,10 @@
 A few changes (most commands) stay in memory. An import changes a row per line of its file, so past
 ``SPILL_AT`` changes they move to a temporary table: memory does not grow with the file, and
 the database sorts them for the event's digest and copies them into ``audit_rows`` itself.
+
+Rows a bulk write inserts under new keys are set aside as packs instead (``audit_packs``, up to
+``PACK_ROWS`` rows each): their keys and hashes go to a temporary table at once, and only each
+pack's digest stays in memory.
 """
 
 from __future__ import annotations
@@ -10,12 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from sqlalchemy import Connection
 
-from credit.audit_chain import digest_sorted
+from credit.audit_chain import PackLine, digest_sorted, pack, pack_digest
 from credit.pg_copy import copy_rows
 
 SPILL_AT = 20_000
+PACK_ROWS = 4096
 _TABLE = "audit_pending"
 _STAGE = "audit_pending_stage"
+_PACKS = "audit_pending_packs"
+_PACK_COLUMNS = "seq, tbl, lo, hi, rows, keys, hashes"
 
 
 class Pending:
@@ -26,9 +33,29 @@ class Pending:
     def __init__(self) -> None:
         self.memory: dict[tuple[str, str], tuple[str | None, str | None]] = {}
         self.spilled = False
+        self.packs: list[PackLine] = []
 
     def __bool__(self) -> bool:
-        return bool(self.memory) or self.spilled
+        return bool(self.memory) or self.spilled or bool(self.packs)
+
+    def pack(self, connection: Connection, table: str, keys: list[str], hashes: list[str]) -> None:
+        """Set aside rows just inserted under new keys (nothing in the trail before them), with
+        their hashes. Each key's first column is an integer id."""
+        if not self.packs:
+            blob = "BYTEA" if connection.dialect.name == "postgresql" else "BLOB"
+            connection.exec_driver_sql(
+                f"CREATE TEMP TABLE IF NOT EXISTS {_PACKS} (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, lo BIGINT NOT NULL, "
+                f"hi BIGINT NOT NULL, rows INTEGER NOT NULL, keys TEXT NOT NULL, hashes {blob} NOT NULL)")
+            connection.exec_driver_sql(f"DELETE FROM {_PACKS}")
+        mark = _mark(connection)
+        for start in range(0, len(keys), PACK_ROWS):
+            some = keys[start:start + PACK_ROWS]
+            text, blob = pack(some, hashes[start:start + PACK_ROWS])
+            firsts = [int(k.split("|", 1)[0]) for k in some]
+            line = PackLine(table, len(self.packs) + 1, len(some), pack_digest(text, blob))
+            connection.exec_driver_sql(f"INSERT INTO {_PACKS} ({_PACK_COLUMNS}) VALUES ({', '.join([mark] * 7)})",
+                                       (line.seq, table, min(firsts), max(firsts), line.rows, text, blob))
+            self.packs.append(line)
 
     def put(self, connection: Connection, table: str, key: str, before: str | None, after: str | None) -> None:
         self.memory[(table, key)] = (before, after)
@@ -71,15 +98,20 @@ class Pending:
         found = set(self.memory)
         if self.spilled:
             found.update(tuple(row) for row in connection.exec_driver_sql(f"SELECT tbl, {connection.dialect.identifier_preparer.quote('key')} FROM {_TABLE}"))
+        if self.packs:
+            for table, keys in connection.exec_driver_sql(f"SELECT tbl, keys FROM {_PACKS}"):
+                found.update((table, key) for key in keys.split("\n"))
         return found
 
     def summary(self, connection: Connection) -> tuple[int, str]:
-        """How many rows changed, and the digest of the changes in (table, key) order."""
+        """How many rows changed, and the digest of the changes in (table, key) order followed by
+        the packs in order."""
+        packed = sum(p.rows for p in self.packs)
         if not self.spilled:
             changes = self._in_memory()
-            return len(changes), digest_sorted(changes)
+            return len(changes) + packed, digest_sorted(changes, self.packs)
         self.spill(connection)
-        count = 0
+        count = packed
 
         def ordered() -> Iterator[tuple[str, str, str | None, str | None]]:
             nonlocal count
@@ -90,7 +122,7 @@ class Pending:
                 count += len(batch)
                 yield from batch
 
-        digest = digest_sorted(ordered())
+        digest = digest_sorted(ordered(), self.packs)
         return count, digest
 
     def store(self, connection: Connection, event_id: int) -> None:
@@ -108,8 +140,13 @@ class Pending:
                 mark = _mark(connection)
                 connection.exec_driver_sql(f"INSERT INTO audit_rows ({names}) VALUES ({', '.join([mark] * 5)})",
                                            [(t, k, event_id, b, a) for t, k, b, a in changes])
+        if self.packs:
+            connection.exec_driver_sql(
+                f"INSERT INTO audit_packs (event_id, {_PACK_COLUMNS}) SELECT {int(event_id)}, {_PACK_COLUMNS} FROM {_PACKS} ORDER BY seq")
+            connection.exec_driver_sql(f"DELETE FROM {_PACKS}")
         self.memory.clear()
         self.spilled = False
+        self.packs = []
 
     def _in_memory(self) -> list[tuple[str, str, str | None, str | None]]:
         """(table, key, before, after) of the changes held in memory, in (table, key) order."""

@@ -64,7 +64,8 @@ def insert_new_rows(session: Session, table: Table, columns: Sequence[str], rows
     made of such ids (a new visit's items).
 
     The audit trail is given each row's hash from the values written, as it would read them
-    back: a million-row import skips reading its rows again. So the values must be those the
+    back: a million-row import skips reading its rows again. It keeps them in packs
+    (``audit_packs``), not a row each. So the values must be those the
     database returns: enum members, dates, bools, never 1 for True. A test compares the two.
     ``hashes``, one per row, are hashes the caller made itself (the records import assembles
     them from JSON the parsing process encoded).
@@ -80,7 +81,7 @@ def insert_new_rows(session: Session, table: Table, columns: Sequence[str], rows
         keys = [row_key([row[i] for i in key]) for row in rows]
     if hashes is None:
         hashes = [row_hash([row[i] for i in order]) for row in rows]
-    audit.note_new(session, table, zip(keys, hashes, strict=True))
+    audit.note_new(session, table, keys, list(hashes))
     _insert(session, table, columns, rows, True)
 
 

@@ -33,7 +33,7 @@ REVIEWER_TABLES: tuple[str, ...] = (
 )
 ADMIN_TABLES: tuple[str, ...] = ("users",)
 # The audit trail is append-only for everyone: no role may change or remove what it records.
-AUDIT_APPEND_TABLES: tuple[str, ...] = ("audit_events", "audit_rows")
+AUDIT_APPEND_TABLES: tuple[str, ...] = ("audit_events", "audit_rows", "audit_packs")
 AUDIT_HEAD_TABLES: tuple[str, ...] = ("audit_head",)
 # Known tables that nobody writes through the database roles (alembic writes its own table as
 # the schema owner); every role reads them.
@@ -55,7 +55,7 @@ WRITES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 # Tables some engineer is adding right now: named in the mapping before they are in the models.
-PENDING_TABLES: frozenset[str] = frozenset({"audit_events", "audit_rows", "audit_head", "users"})
+PENDING_TABLES: frozenset[str] = frozenset({"audit_events", "audit_rows", "audit_packs", "audit_head", "users"})
 
 # PostgreSQL silently truncates longer identifiers, so two long role names could become one.
 MAX_IDENTIFIER_BYTES = 63

@@ -20,8 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from credit import audit
-from credit.audit_chain import EVENT_FIELDS, RowChange, check_chain, rows_digest
-from credit.audit_models import AuditEvent, AuditRow
+from credit.audit_chain import EVENT_FIELDS, PackLine, RowChange, check_chain, pack_digest, rows_digest, unpack
+from credit.audit_models import AuditEvent, AuditPack, AuditRow
 from credit.grading import read_population, run_policy
 from credit.grading_models import Grade, GradingRun
 from credit.models import Enterprise
@@ -103,19 +103,37 @@ def _events(session: Session) -> Iterator[dict[str, Any]]:
 Expected = dict[str, dict[str, tuple[str | None, int]]]
 
 
+def _bytes(column: Any) -> Any:
+    # SQLite stores whatever it is given; text written over a pack's hashes would otherwise stop
+    # the read (not UTF-8) instead of showing as an edit.
+    return sa.cast(column, sa.LargeBinary)
+
+
 def _read_rows(session: Session, report: Report) -> tuple[dict[int, str], Expected]:
-    """One pass over the row hashes: each event's digest, and what each row must be now (the
-    after of the last event that touched it)."""
+    """One pass over the row hashes and the packs: each event's digest, and what each row must
+    be now (the after of the last event that touched it; a row beats a pack of the same event)."""
     changes: dict[int, list[RowChange]] = defaultdict(list)
+    packs: dict[int, list[PackLine]] = defaultdict(list)
     expected: Expected = defaultdict(dict)
+    for event_id, seq, tbl, rows, keys, hashes in session.execute(
+        select(AuditPack.event_id, AuditPack.seq, AuditPack.tbl, AuditPack.rows, AuditPack.keys, _bytes(AuditPack.hashes))
+        .order_by(AuditPack.event_id, AuditPack.seq).execution_options(yield_per=100)
+    ):
+        packs[event_id].append(PackLine(tbl, seq, rows, pack_digest(keys, hashes)))
+        known = expected[tbl]
+        for key, after in unpack(keys, hashes):
+            known[key] = (after, event_id)
+        report.rows += rows
     for tbl, key, event_id, before, after in session.execute(
         select(AuditRow.tbl, AuditRow.key, AuditRow.event_id, AuditRow.before, AuditRow.after)
         .order_by(AuditRow.event_id).execution_options(yield_per=20000)
     ):
         changes[event_id].append(RowChange(tbl, key, before, after))
-        expected[tbl][key] = (after, event_id)
+        known = expected[tbl]
+        if key not in known or known[key][1] <= event_id:
+            known[key] = (after, event_id)
         report.rows += 1
-    return {event_id: rows_digest(rows) for event_id, rows in changes.items()}, expected
+    return {event_id: rows_digest(changes.get(event_id, ()), packs.get(event_id, ())) for event_id in changes.keys() | packs.keys()}, expected
 
 
 def _check_chain(session: Session, report: Report, digests: dict[int, str]) -> None:

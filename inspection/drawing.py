@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from credit import audit
+from credit.audit_chain import hash_json
 from credit.bulk import allocate_ids, insert_new_rows
 from credit.errors import SpotcheckError
 from credit.grading import run_policy
@@ -31,6 +32,9 @@ from inspection.task_models import AssignmentRun, Draw, DrawAttempt, Task, TaskI
 from inspection.tasks import get_task, task_items
 
 log = structlog.get_logger()
+
+VISIT_COLUMNS = ("id", "task_id", "enterprise_id", "rank", "number", "tier", "scheduled_on")
+VISIT_ITEM_COLUMNS = ("visit_id", "task_item_id")
 
 
 class DrawRefused(SpotcheckError):
@@ -175,13 +179,18 @@ def _write_visits(session: Session, task_id: int, task_frame: TaskFrame, result:
     numbers = [f"{n:016x}" for n in result.numbers[ranked].tolist()]
     tiers = [sampling.TIERS[t] for t in task_frame.frame.tiers[ranked].tolist()]
     visits = Visit.__table__
+    if tuple(c.name for c in visits.columns) != VISIT_COLUMNS or tuple(c.name for c in VisitItem.__table__.columns) != VISIT_ITEM_COLUMNS:
+        raise RuntimeError("the columns of visits or visit_items no longer match the draw's: the audit hashes would be wrong")
     visit_ids = np.asarray(allocate_ids(session, visits, len(ranked)), np.int64)
-    insert_new_rows(session, visits, ("id", "task_id", "enterprise_id", "rank", "number", "tier", "scheduled_on"),
-                    list(zip(visit_ids.tolist(), itertools.repeat(task_id), enterprise_ids, range(1, len(ranked) + 1), numbers, tiers,
-                             itertools.repeat(None), strict=False)))
+    rows = list(zip(visit_ids.tolist(), itertools.repeat(task_id), enterprise_ids, range(1, len(ranked) + 1), numbers, tiers,
+                    itertools.repeat(None), strict=False))
+    # The rows' canonical JSON spelled directly: integers, hex digits and a tier letter need no
+    # escaping, and no date is set yet (a test holds this to row_hash).
+    hashes = [hash_json(f'[{i},{t},{e},{r},"{n}","{tier}",null]') for i, t, e, r, n, tier, _ in rows]
+    insert_new_rows(session, visits, VISIT_COLUMNS, rows, hashes=hashes)
     which, item = np.nonzero(result.selected[ranked])
     pairs = list(zip(visit_ids[which].tolist(), np.asarray(task_item_ids, np.int64)[item].tolist(), strict=True))
-    insert_new_rows(session, VisitItem.__table__, ("visit_id", "task_item_id"), pairs)
+    insert_new_rows(session, VisitItem.__table__, VISIT_ITEM_COLUMNS, pairs, hashes=[hash_json(f"[{v},{t}]") for v, t in pairs])
 
 
 @dataclass

@@ -81,7 +81,7 @@ class TestIntact:
         request.getfixturevalue("env").snapshots = False  # every event of the scenario made here
         env: Env = request.getfixturevalue("published")
         report = verify(env, 0)
-        assert report["intact"] and report["rows"] == env.scalar("SELECT count(*) FROM audit_rows") > 100
+        assert report["intact"] and report["rows"] == env.scalar("SELECT count(*) FROM audit_rows") + env.scalar("SELECT coalesce(sum(rows), 0) FROM audit_packs") > 100
         assert env.scalar("SELECT count(*) FROM audit_events WHERE action = 'directory.import' AND rows > 2") >= 3
 
 
@@ -121,6 +121,7 @@ class TestTampering:
     def test_deleted_event(self, published: Env) -> None:
         gone = event_id(published, "task.draw")
         execute(published, f"DELETE FROM audit_rows WHERE event_id = {gone}")
+        execute(published, f"DELETE FROM audit_packs WHERE event_id = {gone}")
         execute(published, f"DELETE FROM audit_events WHERE id = {gone}")
         report = verify(published, 1)
         assert report["first_broken_link"] == {"check": "chain", "message": f"event {gone} missing: deleted from the trail",
@@ -156,6 +157,52 @@ class TestTampering:
         execute(published, f"UPDATE audit_rows SET after = '{'0' * 32}' WHERE event_id = {target}")
         first = verify(published, 1)["first_broken_link"]
         assert (first["event"], first["message"]) == (target, f"the row hashes of event {target} were edited, added or deleted")
+
+    def test_edited_pack(self, published: Env) -> None:
+        """Rewriting a hash in a pack (the rows an import or a draw inserted) breaks the chain."""
+        target = event_id(published, "task.draw")
+        assert published.scalar(f"SELECT count(*) FROM audit_packs WHERE event_id = {target}") == 2  # visits, visit items
+        flipped = ("set_byte(hashes, 0, (get_byte(hashes, 0) + 1) % 256)" if published.url.startswith("postgresql")
+                   else "CAST(CASE WHEN substr(hashes, 1, 1) = X'00' THEN X'01' ELSE X'00' END || substr(hashes, 2) AS BLOB)")
+        execute(published, f"UPDATE audit_packs SET hashes = {flipped} WHERE event_id = {target} AND tbl = 'visit_items'")
+        report = verify(published, 1)
+        first = report["first_broken_link"]
+        assert (first["event"], first["message"]) == (target, f"the row hashes of event {target} were edited, added or deleted")
+        # The visit item whose packed hash no longer matches is named too (the first of the pack).
+        visit = published.scalar("SELECT min(visit_id) FROM visit_items")
+        assert any(f["message"].startswith("visit_items: 1 row(s) changed (UPDATE)") and f["rows"][0].startswith(f"visit_items {visit}|")
+                   for f in report["findings"]), report["findings"]
+
+    def test_pack_hashes_overwritten_with_text(self, published: Env) -> None:
+        """SQLite takes text into a BLOB column: that edit is found too, not a read error."""
+        if published.url.startswith("postgresql"):
+            pytest.skip("PostgreSQL refuses text in a bytea column")
+        target = event_id(published, "task.draw")
+        execute(published, f"UPDATE audit_packs SET hashes = 'forged ' || char(233) WHERE event_id = {target} AND tbl = 'visit_items'")
+        report = verify(published, 1)
+        assert report["first_broken_link"]["message"] == f"the row hashes of event {target} were edited, added or deleted"
+
+    def test_deleted_pack(self, published: Env) -> None:
+        target = event_id(published, "task.draw")
+        execute(published, f"DELETE FROM audit_packs WHERE event_id = {target} AND tbl = 'visit_items'")
+        report = verify(published, 1)
+        assert report["first_broken_link"]["message"] == f"the row hashes of event {target} were edited, added or deleted"
+        # Its rows are no longer known to the trail.
+        assert any(f["message"].startswith("visit_items: ") and "added (INSERT)" in f["message"] for f in report["findings"])
+
+    def test_edited_and_deleted_packed_rows(self, published: Env) -> None:
+        """Rows known only from an import's packs: an edit and a deletion each name the import."""
+        first_id, last_id = rows(published, "SELECT min(id), max(id) FROM credit_records WHERE from_result = false")[0]
+        execute(published, f"UPDATE credit_records SET document_no = 'forged' WHERE id = {first_id}")
+        execute(published, f"DELETE FROM credit_records WHERE id = {last_id}")
+        report = verify(published, 1)
+        found = {f["message"].split(";")[0]: f for f in report["findings"] if f["check"] == "rows"}
+        changed = found["credit_records: 1 row(s) changed (UPDATE) behind the system's back"]
+        deleted = found["credit_records: 1 row(s) deleted (DELETE) behind the system's back"]
+        assert changed["rows"] == [f"credit_records {first_id} (event {changed['event']})"]
+        assert deleted["rows"] == [f"credit_records {last_id} (event {deleted['event']})"]
+        for finding in (changed, deleted):
+            assert published.scalar(f"SELECT action FROM audit_events WHERE id = {finding['event']}") == "directory.import"
 
     def test_truncated_trail(self, published: Env) -> None:
         last = published.scalar("SELECT max(id) FROM audit_events")

@@ -304,9 +304,10 @@ class TestRecords:
         assert firms.scalar("SELECT count(*) FROM credit_records WHERE supersedes_id IS NOT NULL") == 1
         report = firms.json("audit", "verify", "--json")
         assert report["intact"] and report["findings"] == [], report
-        # Every record has its own row in the trail, under its id.
-        noted = firms.scalar("SELECT count(DISTINCT key) FROM audit_rows WHERE tbl = 'credit_records'")
-        assert noted == firms.scalar("SELECT count(*) FROM credit_records") == 5
+        # Every record has its own hash in the trail, under its id, in the imports' packs.
+        packed = firms.scalar("SELECT sum(rows) FROM audit_packs WHERE tbl = 'credit_records'")
+        assert packed == firms.scalar("SELECT count(*) FROM credit_records") == 5
+        assert firms.scalar("SELECT count(*) FROM audit_rows WHERE tbl = 'credit_records'") == 0
 
     def test_correction_supersedes_and_keeps_both(self, firms: Env, make_uscc) -> None:
         """A changed record with the same document number is a new record pointing at the old one."""

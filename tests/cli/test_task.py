@@ -23,9 +23,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import create_engine, text
 
+import inspection.tables  # noqa: F401  (every audited table)
+from credit import audit
+from credit.audit_chain import unpack
+from credit.audit_models import AuditPack
 from credit.db import make_engine
+from inspection.task_models import Visit, VisitItem
 from credit.policy import default_policy_text
 from tests.conftest import ENTERPRISE_HEADER, RECORD_HEADER, Env, postgres_schema, snapshot
 
@@ -619,6 +625,23 @@ class TestOneDraw:
         assert env.scalar("SELECT count(*) FROM draws") == 1
         assert show(env, "T1")["draw"]["result_sha256"] == first["result_sha256"]
         assert env.json("task", "verify", "T1")["identical"] is True
+
+    def test_the_trail_packs_each_visit_as_it_reads_back(self, small: tuple[Env, dict[int, str]]) -> None:
+        """The draw spells its rows' hashes itself: they must be what `audit verify` reads back."""
+        env, _ = small
+        create(env, "T1", stations=[STATION_A])
+        drawn = draw(env, "T1")
+        engine = make_engine(env.url)
+        try:
+            with engine.connect() as connection:
+                packed = {}
+                for table, keys, hashes in connection.execute(sa.select(AuditPack.tbl, AuditPack.keys, AuditPack.hashes)
+                                                              .where(AuditPack.tbl.in_(["visits", "visit_items"]))):
+                    packed.update({(table, k): h for k, h in unpack(keys, hashes)})
+                read = {(t.name, k): h for t in (Visit.__table__, VisitItem.__table__) for k, h in audit.row_hashes(connection, t, sa.true())}
+        finally:
+            engine.dispose()
+        assert packed == read and len([k for k in read if k[0] == "visits"]) == drawn["visits"] > 0
 
     def test_draw_time_is_reported_alike(self, small: tuple[Env, dict[int, str]]) -> None:
         """`task draw --json` and `task show --json` report the same drawn_at, in UTC with its offset."""

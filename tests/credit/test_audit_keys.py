@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 import inspection.tables  # noqa: F401  (every table)
 from credit import audit
-from credit.audit_models import AuditEvent, AuditRow
+from credit.audit_models import AuditEvent, AuditPack, AuditRow
 from inspection.task_models import VisitItem
 
 VISIT_ITEMS = VisitItem.__table__
@@ -22,7 +22,7 @@ VISIT_ITEMS = VisitItem.__table__
 def engine() -> Iterator[sa.Engine]:
     engine = sa.create_engine("sqlite://")  # foreign keys off: visit items without their visits
     with engine.begin() as connection:
-        for table in (VISIT_ITEMS, AuditEvent.__table__, AuditRow.__table__):
+        for table in (VISIT_ITEMS, AuditEvent.__table__, AuditRow.__table__, AuditPack.__table__):
             table.create(connection)
         connection.execute(sa.insert(VISIT_ITEMS), [{"visit_id": v, "task_item_id": i} for v in range(1, 2001) for i in (10, 11, 12)])
     yield engine
