@@ -51,7 +51,7 @@ class Pending:
         for start in range(0, len(keys), PACK_ROWS):
             some = keys[start:start + PACK_ROWS]
             text, blob = pack(some, hashes[start:start + PACK_ROWS])
-            firsts = [int(k.split("|", 1)[0]) for k in some]
+            firsts = list(map(int, some)) if "|" not in some[0] else [int(k.partition("|")[0]) for k in some]
             line = PackLine(table, len(self.packs) + 1, len(some), pack_digest(text, blob))
             connection.exec_driver_sql(f"INSERT INTO {_PACKS} ({_PACK_COLUMNS}) VALUES ({', '.join([mark] * 7)})",
                                        (line.seq, table, min(firsts), max(firsts), line.rows, text, blob))

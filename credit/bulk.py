@@ -77,6 +77,8 @@ def insert_new_rows(session: Session, table: Table, columns: Sequence[str], rows
     if len(key) == 1:
         (k,) = key
         keys = [str(row[k]) for row in rows]  # an integer id: its text
+    elif all(type(row[i]) is int for row in rows for i in key):
+        keys = ["|".join([str(row[i]) for i in key]) for row in rows]  # row_key of integers, without plain()
     else:
         keys = [row_key([row[i] for i in key]) for row in rows]
     if hashes is None:
