@@ -219,7 +219,7 @@ def report(args: argparse.Namespace, steps: list[Step], data: Path, db: Path, fl
     print(f"{'database (' + db.name + ')':<24} {mb(db_size):>10}")
     if floor:
         print(f"\nfloor (bench/import_floor.py, the first {floor['records']:,} records stored by SQLite alone, no parsing or hashing):")
-        print(f"  credit_records: {floor['records_per_s']:,} rows/s; with their audit_rows: {floor['records_with_trail_per_s']:,} "
+        print(f"  credit_records: {floor['records_per_s']:,} rows/s; with their audit packs: {floor['records_with_trail_per_s']:,} "
               f"records/s; a bare table: {floor['bare_rows_per_s']:,} rows/s")
 
 

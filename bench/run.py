@@ -164,7 +164,7 @@ def import_rows(size: SizeResult, root: Path, runner: Runner) -> Path | None:
                         f"{RECORDS_PER_ENTERPRISE} records per enterprise on average.")
     if floor:
         size.details.append(f"Import floor (bench/import_floor.py, the first {floor['records']:,} records): SQLite alone stores "
-                            f"{floor['records_per_s']:,} records/s, {floor['records_with_trail_per_s']:,} with their audit rows, "
+                            f"{floor['records_per_s']:,} records/s, {floor['records_with_trail_per_s']:,} with their audit packs, "
                             "no parsing or hashing; the records row's floor is that rate over all its rows.")
     return folder / "bench.db"
 
