@@ -237,10 +237,11 @@ def read_frame(session: Session, p: FrameParams, key: bytes | None = None) -> Ta
     row's random number too.
 
     Three bulk reads: the USCCs of the enterprises in scope and in business (hashed with the key
-    as they arrive), their status, entity type and industry, and the tiers of the grading run. On
-    a big SQLite file the first runs in a forked reader on the other core (the draw holds the
-    write lock, so both see the same data); elsewhere they run one after the other in the
-    draw's transaction. SQLite hands over each column as one text (credit.textread).
+    as they arrive), their status, entity type and industry, and the tiers of the grading run;
+    then the checks that count towards the exclusions. On a big SQLite file the first runs in a
+    forked reader on the other core while this process does the rest (the draw holds the write
+    lock, so both see the same data); elsewhere they run one after the other in the draw's
+    transaction. SQLite hands over each column as one text (credit.textread).
     """
     where, params = scope_sql(p)
     business = " OR ".join(f"e.status = '{s}'" for s in IN_BUSINESS)
@@ -271,6 +272,7 @@ def read_frame(session: Session, p: FrameParams, key: bytes | None = None) -> Ta
 
         graded = _tiers(session, p.grading_run)
         graded_ids, graded_tiers = graded >> 3, (graded & 7) - 1
+        checks = None if p.exempt else _read_checks(session, p)
     if numbered:
         ids, codes, numbers = numbered()
     elif connection.dialect.name == "sqlite":
@@ -287,8 +289,8 @@ def read_frame(session: Session, p: FrameParams, key: bytes | None = None) -> Ta
 
     report["recently_checked"] = {}
     report["at_yearly_cap"] = 0
-    if not p.exempt and len(ids):
-        _exclude_checked(session, p, ids, members, report)
+    if checks is not None and len(ids):
+        _exclude_checked(p, checks, ids, members, report)
     keep = members.any(axis=1)
     report["eligible"] = int(keep.sum())
     report["ungraded_default_tier"] = int((keep & (in_run < 0)).sum())
@@ -306,20 +308,21 @@ def _position(column: str, dialect: str) -> str:
     return f"instr('{TIERS}', {column})" if dialect == "sqlite" else f"strpos('{TIERS}', {column})"
 
 
-def _exclude_checked(session: Session, p: FrameParams, ids: np.ndarray, members: np.ndarray, report: dict[str, Any]) -> None:
-    """Drop (enterprise, item) pairs checked within the recheck period, and enterprises at the
-    yearly cap of checks (visits of earlier routine tasks plus imported spot-check records)."""
-    by_id = np.argsort(ids, kind="stable")
-    sorted_ids = ids[by_id]
+@dataclass
+class _Checks:
+    """What the frequency exclusions need from the database: per item, the enterprises checked on
+    it within the recheck period; per enterprise, its checks this year."""
 
-    def rows_of(enterprise_ids: list[int]) -> np.ndarray:
-        wanted = np.asarray(enterprise_ids, np.int64)
-        pos = np.minimum(np.searchsorted(sorted_ids, wanted), len(sorted_ids) - 1)
-        hit = sorted_ids[pos] == wanted
-        return by_id[pos[hit]]
+    recent: dict[int, list[int]]
+    this_year: Counter[int]
 
+
+def _read_checks(session: Session, p: FrameParams) -> _Checks:
+    """The visits of earlier routine tasks and the imported spot-check records that count
+    towards the exclusions. Read before the population is known: it does not depend on it."""
     item_index = {item.code: k for k, item in enumerate(p.items)}
     checks_this_year: Counter[int] = Counter()
+    pairs: dict[int, list[int]] = {}
     if p.prior_draws:
         draw_list = ", ".join(str(int(d)) for d in p.prior_draws)
         sql = (
@@ -329,7 +332,6 @@ def _exclude_checked(session: Session, p: FrameParams, ids: np.ndarray, members:
             f" JOIN check_items ci ON ci.id = ti.item_id WHERE d.id IN ({draw_list})"
         )
         after, before = dt.date.fromisoformat(p.recheck_after), dt.date.fromisoformat(p.recheck_before)
-        pairs: dict[int, list[int]] = {}
         visits_this_year: dict[int, int] = {}
         for enterprise_id, visit_id, code, starts_on in session.execute(text(sql)):
             day = starts_on if isinstance(starts_on, dt.date) else dt.date.fromisoformat(starts_on)
@@ -337,11 +339,6 @@ def _exclude_checked(session: Session, p: FrameParams, ids: np.ndarray, members:
                 pairs.setdefault(item_index[code], []).append(enterprise_id)
             if day.year == p.cap_year:
                 visits_this_year[visit_id] = enterprise_id
-        for k, enterprise_ids in sorted(pairs.items()):
-            rows = np.unique(rows_of(enterprise_ids))  # an enterprise checked twice counts once
-            removed = int(members[rows, k].sum())
-            members[rows, k] = False
-            report["recently_checked"][p.items[k].code] = removed
         checks_this_year.update(visits_this_year.values())
     # Spot checks known from outside (this system's published results are its visits, counted
     # above). The index's own condition, spelled the same, lets both databases use the partial
@@ -356,9 +353,28 @@ def _exclude_checked(session: Session, p: FrameParams, ids: np.ndarray, members:
         checked = np.fromiter(itertools.chain.from_iterable(stream), np.int64)
     for enterprise_id, count in zip(*np.unique(checked, return_counts=True), strict=True):
         checks_this_year[int(enterprise_id)] += int(count)
-    at_cap = [e for e, n in checks_this_year.items() if n >= p.yearly_cap]
+    return _Checks(pairs, checks_this_year)
+
+
+def _exclude_checked(p: FrameParams, checks: _Checks, ids: np.ndarray, members: np.ndarray, report: dict[str, Any]) -> None:
+    """Drop (enterprise, item) pairs checked within the recheck period, and enterprises at the
+    yearly cap of checks (visits of earlier routine tasks plus imported spot-check records)."""
+    by_id = np.argsort(ids, kind="stable")
+    sorted_ids = ids[by_id]
+
+    def rows_of(enterprise_ids: list[int]) -> np.ndarray:
+        wanted = np.asarray(enterprise_ids, np.int64)
+        pos = np.minimum(np.searchsorted(sorted_ids, wanted), len(sorted_ids) - 1)
+        hit = sorted_ids[pos] == wanted
+        return by_id[pos[hit]]
+
+    for k, enterprise_ids in sorted(checks.recent.items()):
+        rows = np.unique(rows_of(enterprise_ids))  # an enterprise checked twice counts once
+        removed = int(members[rows, k].sum())
+        members[rows, k] = False
+        report["recently_checked"][p.items[k].code] = removed
+    at_cap = [e for e, n in checks.this_year.items() if n >= p.yearly_cap]
     if at_cap:
         rows = rows_of(at_cap)
         report["at_yearly_cap"] = int(members[rows].any(axis=1).sum())
         members[rows] = False
-
