@@ -18,7 +18,7 @@ from credit import audit
 from credit.db import tune_for_bulk
 from credit.errors import ImportFileError, SpotcheckError
 from credit.models import ImportRun
-from credit.pipeline import PARALLEL_FROM_BYTES, parsed_batches, parsed_batches_in_child
+from credit.pipeline import PARALLEL_FROM_BYTES, cells_of, parsed_batches, parsed_batches_in_child
 from credit.tabular import Cell, open_table
 
 log = structlog.get_logger()
@@ -50,11 +50,11 @@ class Column:
 @dataclass
 class Row:
     """A parsed row: its spreadsheet row number, typed values (or what the directory's ``pack``
-    made of them) and the raw cells."""
+    made of them) and the raw cells (joined, from the parsing process: ``pipeline.cells_of``)."""
 
     number: int
     values: Any
-    cells: list[Cell]
+    cells: list[Cell] | str
 
 
 @dataclass(frozen=True)
@@ -255,8 +255,8 @@ def run_import(
         log.warning("columns_ignored", file=file, columns=report.ignored_columns)
     parser = RowParser(columns, positions, directory.check, directory.pack)
 
-    def reject(number: int, problems: Sequence[tuple[str, str]], cells: Sequence[Cell]) -> None:
-        rejection = Rejection(file, number, tuple((col, one_line(reason)) for col, reason in problems), tuple(cells))
+    def reject(number: int, problems: Sequence[tuple[str, str]], cells: list[Cell] | str) -> None:
+        rejection = Rejection(file, number, tuple((col, one_line(reason)) for col, reason in problems), tuple(cells_of(cells)))
         report.rejected += 1
         if len(report.rejections) < MAX_REPORTED:
             report.rejections.append(rejection)

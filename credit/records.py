@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
 from sqlalchemy import exists, func, select
@@ -50,14 +51,47 @@ class Version(NamedTuple):
     row_in_file: int | None
 
 
+# Every field but the document number takes few distinct values (kinds, dates, departments):
+# each value's stored form, JSON and canonical text are made once, not for every record.
+_FRAGMENTS: dict[tuple[type, Any], tuple[Any, str, str]] = {}
+FRAGMENTS_LIMIT = 100_000
+
+
+def _fragment(value: Any) -> tuple[Any, str, str]:
+    """(``plain(value)``, its JSON, its ``canonical`` text)."""
+    key = (type(value), value)
+    hit = _FRAGMENTS.get(key)
+    if hit is None:
+        stored = plain_values([value])[0]
+        hit = (stored, encode_json(stored), canonical([value]))
+        if len(_FRAGMENTS) >= FRAGMENTS_LIMIT:
+            _FRAGMENTS.clear()
+        _FRAGMENTS[key] = hit
+    return hit
+
+
+def _fields(values: dict[str, Any]) -> list[tuple[Any, str, str]]:
+    """``_fragment`` of each of RECORD_FIELDS; the document number, different on every record,
+    made on the spot (``encode_basestring`` is what the JSON encoder itself calls for text)."""
+    out = []
+    for name in RECORD_FIELDS:
+        value = values[name]
+        if name == "document_no" and value is not None:
+            out.append((value, encode_basestring(value), value))
+        else:
+            out.append(_fragment(value))
+    return out
+
+
 def pack(values: dict[str, Any]) -> tuple[str, tuple[int, int, int], tuple[Any, ...], str]:
     """A checked record as the parsing process sends it to the writer, plain to pickle: the USCC;
     the digests (key_hash, key_check, content_hash); RECORD_FIELDS as stored (codes, ISO dates)
     followed by the digests; and that tuple's JSON without brackets, the middle of the row's
-    audit hash (``TABLE_LAYOUT``)."""
+    audit hash (``TABLE_LAYOUT``): ``encode_json(stored)[1:-1]``, spelled from the fragments."""
     digests = values["digests"]
-    stored = (*plain_values([values[n] for n in RECORD_FIELDS]), *digests)
-    return values["uscc"], digests, stored, encode_json(stored)[1:-1]
+    fields = _fields(values)
+    stored = (*(f[0] for f in fields), *digests)
+    return values["uscc"], digests, stored, ",".join([*(f[1] for f in fields), *map(str, digests)])
 
 
 def record_digests(values: dict[str, Any]) -> tuple[int, int, int]:
@@ -65,7 +99,7 @@ def record_digests(values: dict[str, Any]) -> tuple[int, int, int]:
 
     Keyed by USCC, not by database id, so the parsing process can compute it.
     """
-    content = canonical(values[n] for n in RECORD_FIELDS)
+    content = canonical([f[2] for f in _fields(values)])  # = canonical(values[n] for n in RECORD_FIELDS)
     if values["document_no"]:
         key = canonical((values["uscc"], values["kind"], values["document_no"]))
     else:
