@@ -70,16 +70,16 @@ def _fragment(value: Any) -> tuple[Any, str, str]:
     return hit
 
 
+_DOCUMENT = RECORD_FIELDS.index("document_no")
+_REMEMBERED = tuple(n for n in RECORD_FIELDS if n != "document_no")
+
+
 def _fields(values: dict[str, Any]) -> list[tuple[Any, str, str]]:
     """``_fragment`` of each of RECORD_FIELDS; the document number, different on every record,
     made on the spot (``encode_basestring`` is what the JSON encoder itself calls for text)."""
-    out = []
-    for name in RECORD_FIELDS:
-        value = values[name]
-        if name == "document_no" and value is not None:
-            out.append((value, encode_basestring(value), value))
-        else:
-            out.append(_fragment(value))
+    out = [_FRAGMENTS.get((type(v), v)) or _fragment(v) for v in [values[n] for n in _REMEMBERED]]
+    document = values["document_no"]
+    out.insert(_DOCUMENT, _fragment(None) if document is None else (document, encode_basestring(document), document))
     return out
 
 
@@ -87,19 +87,20 @@ def pack(values: dict[str, Any]) -> tuple[str, tuple[int, int, int], tuple[Any, 
     """A checked record as the parsing process sends it to the writer, plain to pickle: the USCC;
     the digests (key_hash, key_check, content_hash); RECORD_FIELDS as stored (codes, ISO dates)
     followed by the digests; and that tuple's JSON without brackets, the middle of the row's
-    audit hash (``TABLE_LAYOUT``): ``encode_json(stored)[1:-1]``, spelled from the fragments."""
-    digests = values["digests"]
-    fields = _fields(values)
-    stored = (*(f[0] for f in fields), *digests)
-    return values["uscc"], digests, stored, ",".join([*(f[1] for f in fields), *map(str, digests)])
+    audit hash (``TABLE_LAYOUT``): ``encode_json(stored)[1:-1]``, spelled from the fragments
+    that ``Records.check`` made."""
+    digests, fields = values["digests"], values["fields"]
+    stored = (*[f[0] for f in fields], *digests)
+    return values["uscc"], digests, stored, ",".join([*[f[1] for f in fields], *map(str, digests)])
 
 
-def record_digests(values: dict[str, Any]) -> tuple[int, int, int]:
+def record_digests(values: dict[str, Any], fields: list[tuple[Any, str, str]] | None = None) -> tuple[int, int, int]:
     """(key_hash, key_check, content_hash): identity by document number when there is one, else by content.
 
-    Keyed by USCC, not by database id, so the parsing process can compute it.
+    Keyed by USCC, not by database id, so the parsing process can compute it. ``fields``:
+    ``_fields(values)``, when the caller has them already.
     """
-    content = canonical([f[2] for f in _fields(values)])  # = canonical(values[n] for n in RECORD_FIELDS)
+    content = canonical([f[2] for f in fields or _fields(values)])  # = canonical(values[n] for n in RECORD_FIELDS)
     if values["document_no"]:
         key = canonical((values["uscc"], values["kind"], values["document_no"]))
     else:
@@ -157,7 +158,8 @@ class Records(Directory):
         if until is not None and until < values["occurred_on"]:
             problems.append(("effective_until", f"影响期截止 {until} is before the record date {values['occurred_on']}"))
         if not problems:
-            values["digests"] = record_digests(values)
+            values["fields"] = fields = _fields(values)
+            values["digests"] = record_digests(values, fields)
         return problems
 
     @staticmethod
