@@ -17,6 +17,7 @@ simple random sampling: every member of a stratum is drawn with probability exac
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import zlib
 from collections.abc import Sequence
@@ -165,9 +166,9 @@ class Draw:
     selected: np.ndarray  # bool, N × K
     strata: tuple[Stratum, ...]
 
-    @property
+    @functools.cached_property
     def visit_rows(self) -> np.ndarray:
-        """Rows drawn for at least one item, in USCC order: one visit each."""
+        """Rows drawn for at least one item, in USCC order: one visit each (found once)."""
         rows = np.flatnonzero(self.selected.any(axis=1))
         return rows[np.argsort(self.frame.usccs[rows], kind="stable")]
 
