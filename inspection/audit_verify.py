@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import sqlalchemy as sa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from credit import audit
-from credit.audit_chain import EVENT_FIELDS, PackLine, RowChange, check_chain, pack_digest, rows_digest, unpack
+from credit.audit_chain import EVENT_FIELDS, PackLine, RowChange, check_chain, pack_digest, rows_digest
+from credit.audit_compare import differences, pack_hashes
 from credit.audit_models import AuditEvent, AuditPack, AuditRow
 from credit.grading import read_population, run_policy
 from credit.grading_models import Grade, GradingRun
@@ -85,9 +85,9 @@ def verify(session: Session) -> Report:
     """Every check; the report lists each problem found and the first broken link."""
     report = Report()
     consistent_snapshot(session)  # every check reads the same state of the database
-    digests, expected = _read_rows(session, report)
+    digests = _read_rows(session, report)
     _check_chain(session, report, digests)
-    _check_rows(session, report, expected)
+    _check_rows(session, report)
     _check_grades(session, report)
     _check_tasks(session, report)
     _check_publications(session, report)
@@ -100,40 +100,23 @@ def _events(session: Session) -> Iterator[dict[str, Any]]:
         yield dict(zip((*EVENT_FIELDS, "sha256"), row, strict=True))
 
 
-Expected = dict[str, dict[str, tuple[str | None, int]]]
-
-
-def _bytes(column: Any) -> Any:
-    # SQLite stores whatever it is given; text written over a pack's hashes would otherwise stop
-    # the read (not UTF-8) instead of showing as an edit.
-    return sa.cast(column, sa.LargeBinary)
-
-
-def _read_rows(session: Session, report: Report) -> tuple[dict[int, str], Expected]:
-    """One pass over the row hashes and the packs: each event's digest, and what each row must
-    be now (the after of the last event that touched it; a row beats a pack of the same event)."""
+def _read_rows(session: Session, report: Report) -> dict[int, str]:
+    """One pass over the row hashes and the packs: each event's digest."""
     changes: dict[int, list[RowChange]] = defaultdict(list)
     packs: dict[int, list[PackLine]] = defaultdict(list)
-    expected: Expected = defaultdict(dict)
     for event_id, seq, tbl, rows, keys, hashes in session.execute(
-        select(AuditPack.event_id, AuditPack.seq, AuditPack.tbl, AuditPack.rows, AuditPack.keys, _bytes(AuditPack.hashes))
+        select(AuditPack.event_id, AuditPack.seq, AuditPack.tbl, AuditPack.rows, AuditPack.keys, pack_hashes())
         .order_by(AuditPack.event_id, AuditPack.seq).execution_options(yield_per=100)
     ):
         packs[event_id].append(PackLine(tbl, seq, rows, pack_digest(keys, hashes)))
-        known = expected[tbl]
-        for key, after in unpack(keys, hashes):
-            known[key] = (after, event_id)
         report.rows += rows
     for tbl, key, event_id, before, after in session.execute(
         select(AuditRow.tbl, AuditRow.key, AuditRow.event_id, AuditRow.before, AuditRow.after)
         .order_by(AuditRow.event_id).execution_options(yield_per=20000)
     ):
         changes[event_id].append(RowChange(tbl, key, before, after))
-        known = expected[tbl]
-        if key not in known or known[key][1] <= event_id:
-            known[key] = (after, event_id)
         report.rows += 1
-    return {event_id: rows_digest(changes.get(event_id, ()), packs.get(event_id, ())) for event_id in changes.keys() | packs.keys()}, expected
+    return {event_id: rows_digest(changes.get(event_id, ()), packs.get(event_id, ())) for event_id in changes.keys() | packs.keys()}
 
 
 def _check_chain(session: Session, report: Report, digests: dict[int, str]) -> None:
@@ -154,25 +137,21 @@ def _check_chain(session: Session, report: Report, digests: dict[int, str]) -> N
         report.findings.append(Finding("chain", f"the trail is empty but its head says {last_id} events: the trail was deleted", 1))
 
 
-def _check_rows(session: Session, report: Report, expected: Expected) -> None:
+def _check_rows(session: Session, report: Report) -> None:
     connection = session.connection()
     for table in audit.audited_tables():
         report.tables += 1
-        now = dict(audit.row_hashes(connection, table, sa.true()))
-        wanted = expected.pop(table.name, {})
-        changed = sorted((event, key) for key, (after, event) in wanted.items() if after is not None and key in now and now[key] != after)
-        deleted = sorted((event, key) for key, (after, event) in wanted.items() if after is not None and key not in now)
-        added = sorted(key for key in now if wanted.get(key, (None, 0))[0] is None)
-        for what, found in (("changed (UPDATE)", changed), ("deleted (DELETE)", deleted)):
-            if found:
-                first_event = found[0][0]
+        found = differences(connection, table)
+        for what, rows in (("changed (UPDATE)", found.changed), ("deleted (DELETE)", found.deleted)):
+            if rows:
+                first_event = rows[0][0]
                 report.findings.append(Finding(
-                    "rows", f"{table.name}: {len(found)} row(s) {what} behind the system's back; the first breaks what event {first_event} recorded",
-                    first_event, [f"{table.name} {key} (event {event})" for event, key in found[:SHOWN]]))
-        if added:
+                    "rows", f"{table.name}: {len(rows)} row(s) {what} behind the system's back; the first breaks what event {first_event} recorded",
+                    first_event, [f"{table.name} {key} (event {event})" for event, key in rows[:SHOWN]]))
+        if found.added:
             report.findings.append(Finding(
-                "rows", f"{table.name}: {len(added)} row(s) added (INSERT) behind the system's back: no event recorded them",
-                None, [f"{table.name} {key}" for key in added[:SHOWN]]))
+                "rows", f"{table.name}: {len(found.added)} row(s) added (INSERT) behind the system's back: no event recorded them",
+                None, [f"{table.name} {key}" for key in found.added[:SHOWN]]))
 
 
 def _grades_digest(rows: list[tuple[str, str, int, str]]) -> str:
