@@ -153,6 +153,13 @@ def open_table(path: Path, sheet: str | None = None) -> Table:
 
 def _non_blank(rows: Iterable[tuple[int, list[Cell]]]) -> Iterator[tuple[int, list[Cell]]]:
     for number, cells in rows:
+        try:
+            # All text (every CSV row): some cell is not blank exactly when their join is not.
+            if "".join(cells).strip():  # type: ignore[arg-type]
+                yield number, cells
+            continue
+        except TypeError:  # a number, a date or an empty cell of a workbook
+            pass
         if any(c is not None and (not isinstance(c, str) or c.strip()) for c in cells):
             yield number, cells
 
@@ -173,8 +180,7 @@ def _open_csv(path: Path) -> Table:
     def rows() -> Iterator[tuple[int, list[Cell]]]:
         # Row numbers as a spreadsheet shows them: the header is row 1.
         try:
-            for number, cells in enumerate(reader, start=2):
-                yield number, list(cells)
+            yield from enumerate(reader, start=2)  # each row a new list already
         except csv.Error as exc:
             raise ImportFileError(f"{path.name}: row {reader.line_num}: not readable CSV ({exc})") from None
         finally:
