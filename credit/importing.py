@@ -238,7 +238,8 @@ class RowParser:
 
 
 def _required(parse: Callable[[Cell], Any]) -> Callable[[Cell], Any]:
-    """``parse`` refusing a blank cell, as ``RowParser.parse`` does for a required column."""
+    """``parse`` refusing a blank cell, so that a row missing a required value leaves the fast
+    path for the loop, which names the problem."""
 
     def parse_required(cell: Cell) -> Any:
         if cell is None or (type(cell) is str and not cell.strip()):
