@@ -43,10 +43,8 @@ class Pending:
         their hashes. Each key's first column is an integer id."""
         if not self.packs:
             blob = "BYTEA" if connection.dialect.name == "postgresql" else "BLOB"
-            connection.exec_driver_sql(
-                f"CREATE TEMP TABLE IF NOT EXISTS {_PACKS} (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, lo BIGINT NOT NULL, "
-                f"hi BIGINT NOT NULL, rows INTEGER NOT NULL, keys TEXT NOT NULL, hashes {blob} NOT NULL)")
-            connection.exec_driver_sql(f"DELETE FROM {_PACKS}")
+            _empty_temp_table(connection, _PACKS, "seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, lo BIGINT NOT NULL, "
+                              f"hi BIGINT NOT NULL, rows INTEGER NOT NULL, keys TEXT NOT NULL, hashes {blob} NOT NULL")
         mark = _mark(connection)
         for start in range(0, len(keys), PACK_ROWS):
             some = keys[start:start + PACK_ROWS]
@@ -70,10 +68,8 @@ class Pending:
         if not self.spilled:
             # Byte order on PostgreSQL, as SQLite and Python sort: the digest must not depend on a locale.
             text = ' COLLATE "C"' if connection.dialect.name == "postgresql" else ""
-            connection.exec_driver_sql(
-                f"CREATE TEMP TABLE IF NOT EXISTS {_TABLE} (tbl TEXT{text} NOT NULL, {quote('key')} TEXT{text} NOT NULL, "
-                f"{quote('before')} TEXT, {quote('after')} TEXT, PRIMARY KEY (tbl, {quote('key')}))")
-            connection.exec_driver_sql(f"DELETE FROM {_TABLE}")
+            _empty_temp_table(connection, _TABLE, f"tbl TEXT{text} NOT NULL, {quote('key')} TEXT{text} NOT NULL, "
+                              f"{quote('before')} TEXT, {quote('after')} TEXT, PRIMARY KEY (tbl, {quote('key')})")
             self.spilled = True
         same = [(t, k) for (t, k), (b, a) in self.memory.items() if b == a]
         changed = [(t, k, b, a) for (t, k), (b, a) in self.memory.items() if b != a]
@@ -151,6 +147,13 @@ class Pending:
     def _in_memory(self) -> list[tuple[str, str, str | None, str | None]]:
         """(table, key, before, after) of the changes held in memory, in (table, key) order."""
         return [(t, k, b, a) for (t, k), (b, a) in sorted(self.memory.items()) if b != a]
+
+
+def _empty_temp_table(connection: Connection, name: str, columns: str) -> None:
+    """The temporary table ``name``, made if missing and emptied: a pooled connection keeps its
+    temporary tables, and what a transaction before set aside is not this one's."""
+    connection.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns})")
+    connection.exec_driver_sql(f"DELETE FROM {name}")
 
 
 def _mark(connection: Connection) -> str:
