@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -31,10 +32,16 @@ def start(func: Callable[..., T], *args: Any) -> Callable[[], T]:
             out.write(payload)
         os._exit(0)  # no atexit handlers, no pool clean-up of the parent's connections
     os.close(write_fd)
+    # The result is read as the child writes it, by a thread: a pipe holds 64 KB, and a child
+    # done before the parent would otherwise wait for it to copy tens of megabytes over. The
+    # read releases the GIL, as do the parent's queries meanwhile.
+    received: list[bytes] = []
+    reader = threading.Thread(target=_drain, args=(read_fd, received), name="forked-result", daemon=True)
+    reader.start()
 
     def wait() -> T:
-        with os.fdopen(read_fd, "rb") as pipe:
-            payload = pipe.read()  # before waitpid: a full pipe would block the child
+        reader.join()  # the whole result, before waitpid: a full pipe would block the child
+        payload = received[0] if received else b""
         _, status = os.waitpid(pid, 0)
         if not payload:
             raise RuntimeError(f"the reader process ended without a result (status {status})")
@@ -44,6 +51,11 @@ def start(func: Callable[..., T], *args: Any) -> Callable[[], T]:
         return value
 
     return wait
+
+
+def _drain(fd: int, into: list[bytes]) -> None:
+    with os.fdopen(fd, "rb") as pipe:
+        into.append(pipe.read())
 
 
 @contextlib.contextmanager

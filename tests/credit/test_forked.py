@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
 
 import pytest
 
@@ -34,3 +36,28 @@ def test_a_failing_block_waits_for_its_reader_first() -> None:
         os.waitpid(waited[0], os.WNOHANG)  # reaped already
     with forked.reaped(None):  # no reader: the block just runs
         pass
+
+
+def _big(pid_file: str) -> bytes:
+    Path(pid_file).write_text(str(os.getpid()))
+    return b"x" * (20 << 20)
+
+
+def _state(pid: int) -> str:
+    # /proc/PID/stat: "pid (comm) state ..."; Z once the process has exited, before it is reaped.
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
+def test_a_big_result_does_not_keep_the_child_waiting(tmp_path: Path) -> None:
+    """The parent takes the result in as it comes: a child done first exits at once, instead of
+    waiting on a full pipe until the parent asks for its 20 MB."""
+    pid_file = tmp_path / "pid"
+    wait = forked.start(_big, str(pid_file))
+    deadline, state = time.monotonic() + 10, ""
+    while time.monotonic() < deadline and state != "Z":
+        time.sleep(0.05)
+        if pid_file.exists() and pid_file.read_text():
+            state = _state(int(pid_file.read_text()))
+    assert state == "Z"
+    assert wait() == b"x" * (20 << 20)
