@@ -14,6 +14,7 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import os
 import random
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
@@ -484,6 +485,29 @@ class TestParallelReader:
         assert _comparable(a) == _comparable(b)
         assert env_verified(parallel)
         assert len(forks) == 2  # verify read the population through the forked reader too
+
+    def test_the_forked_snapshot_is_the_threads(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A big population's snapshot is made in a forked process: the same text, hash and
+        stored blob as the thread makes for a small one."""
+        import inspection.drawing
+
+        threaded = sqlite_env(tmp_path, "threaded")
+        load_examples(threaded)
+        example_task(threaded)
+        forking = Env(f"sqlite:///{tmp_path / 'forking.db'}", tmp_path)
+        with sqlite3.connect(tmp_path / "threaded" / "test.db") as source, sqlite3.connect(tmp_path / "forking.db") as target:
+            source.backup(target)
+        a = draw(threaded, EXAMPLE_TASK)
+        snapshots: list[Any] = []
+        real_snapshot = inspection.drawing._snapshot
+        monkeypatch.setattr("inspection.drawing.SNAPSHOT_FORK_FROM", 0)
+        monkeypatch.setattr("inspection.drawing._snapshot", lambda frame: snapshots.append(os.getpid()) or real_snapshot(frame))
+        b = draw(forking, EXAMPLE_TASK)
+        assert snapshots == []  # made in the forked process: the parent's list never saw it
+        assert (a["result_sha256"], a["population_sha256"]) == (b["result_sha256"], b["population_sha256"])
+        blobs = [rows(e, "SELECT population FROM draws")[0][0] for e in (threaded, forking)]
+        assert blobs[0] == blobs[1] and len(blobs[0]) > 0
+        assert env_verified(forking)
 
 
     def test_a_separator_inside_a_directory_value_is_refused_not_misread(self, tmp_path: Path, make_uscc: USCC) -> None:
