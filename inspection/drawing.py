@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -96,23 +97,16 @@ def draw_task(session: Session, code: str, entropy: str, operator: str) -> Draw:
     read_s = time.perf_counter() - started
     log.info("draw_read", task=code, eligible=len(task_frame.frame.usccs), seconds=round(read_s, 3))
 
-    result = sampling.draw(task_frame.frame, _ratios(params), key, task_frame.numbers)
-    result_text = result.result_text()
-    log.info("draw_sampled", task=code, seconds=round(time.perf_counter() - started, 3))
-    departments = [r.department for r in rules]
     # The snapshot (sorting the USCCs, the text, its hash and compression) is made on the other
-    # core while the visits are written: in a forked process, where it does not compete for the
-    # GIL (sorting byte strings holds it), else in a thread.
-    if forked.AVAILABLE and len(task_frame.frame.usccs) >= SNAPSHOT_FORK_FROM:
-        snapshot = forked.start(_snapshot, task_frame.frame)
-        with forked.reaped(snapshot):
-            _write_visits(session, task.id, task_frame, result, [ti.id for ti, _, _ in items])
-        population_sha256, population = snapshot()
-    else:
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            made = pool.submit(_snapshot, task_frame.frame)
-            _write_visits(session, task.id, task_frame, result, [ti.id for ti, _, _ in items])
-            population_sha256, population = made.result()
+    # core while the sample is drawn and the visits are written.
+    snapshot = _start_snapshot(task_frame.frame)
+    with forked.reaped(snapshot):
+        result = sampling.draw(task_frame.frame, _ratios(params), key, task_frame.numbers)
+        result_text = result.result_text()
+        log.info("draw_sampled", task=code, seconds=round(time.perf_counter() - started, 3))
+        departments = [r.department for r in rules]
+        _write_visits(session, task.id, task_frame, result, [ti.id for ti, _, _ in items])
+    population_sha256, population = snapshot()
     record = Draw(
         task_id=task.id, operator=operator, algorithm=sampling.ALGORITHM, entropy=entropy, seed_hex=task.seed_hex,
         key_hex=key.hex(), parameters=params.to_json(), population_sha256=population_sha256,
@@ -141,6 +135,24 @@ def consistent_snapshot(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql" and not session.info.get("snapshot"):
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         session.info["snapshot"] = True  # set once, before the first statement (audit verify calls it first)
+
+
+def _start_snapshot(frame: sampling.Frame) -> Callable[[], tuple[str, bytes]]:
+    """Start making ``frame``'s snapshot (its hash and packed text); the returned function waits
+    for it. A big population's is made in a forked process, where sorting its byte strings
+    (which holds the GIL) does not slow the draw; a small one's in a thread."""
+    if forked.AVAILABLE and len(frame.usccs) >= SNAPSHOT_FORK_FROM:
+        return forked.start(_snapshot, frame)
+    pool = ThreadPoolExecutor(max_workers=1)
+    made = pool.submit(_snapshot, frame)
+
+    def wait() -> tuple[str, bytes]:
+        try:
+            return made.result()
+        finally:
+            pool.shutdown()
+
+    return wait
 
 
 def _snapshot(frame: sampling.Frame) -> tuple[str, bytes]:

@@ -379,7 +379,8 @@ def _read_checks(session: Session, p: FrameParams) -> _Checks:
 def _exclude_checked(p: FrameParams, checks: _Checks, ids: np.ndarray, members: np.ndarray, report: dict[str, Any]) -> None:
     """Drop (enterprise, item) pairs checked within the recheck period, and enterprises at the
     yearly cap of checks (visits of earlier routine tasks plus imported spot-check records)."""
-    by_id = np.argsort(ids, kind="stable")
+    # SQLite hands the ids over in key order already: then there is nothing to sort.
+    by_id = np.arange(len(ids)) if bool(np.all(ids[1:] > ids[:-1])) else np.argsort(ids, kind="stable")
     sorted_ids = ids[by_id]
 
     def rows_of(enterprise_ids: list[int]) -> np.ndarray:
