@@ -455,18 +455,24 @@ class TestDeterminism:
 # 3. The forked reader -------------------------------------------------------------------------------
 
 
+def _example_twice(tmp_path: Path) -> tuple[Env, Env]:
+    """The shipped examples with the example task, on SQLite, and a copy of that database."""
+    first = sqlite_env(tmp_path, "first")
+    load_examples(first)
+    example_task(first)
+    second = Env(f"sqlite:///{tmp_path / 'second.db'}", tmp_path)
+    with sqlite3.connect(tmp_path / "first" / "test.db") as source, sqlite3.connect(tmp_path / "second.db") as target:
+        source.backup(target)
+    return first, second
+
+
 class TestParallelReader:
     """On SQLite a big population is read in a forked process; it draws what the sequential path draws."""
 
     def test_forked_reader_gives_the_sequential_draw(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         import credit.forked
 
-        sequential = sqlite_env(tmp_path, "sequential")
-        load_examples(sequential)
-        example_task(sequential)
-        parallel = Env(f"sqlite:///{tmp_path / 'parallel.db'}", tmp_path)
-        with sqlite3.connect(tmp_path / "sequential" / "test.db") as source, sqlite3.connect(tmp_path / "parallel.db") as target:
-            source.backup(target)
+        sequential, parallel = _example_twice(tmp_path)
 
         forks: list[Any] = []
         real_start = credit.forked.start
@@ -491,12 +497,7 @@ class TestParallelReader:
         stored blob as the thread makes for a small one."""
         import inspection.drawing
 
-        threaded = sqlite_env(tmp_path, "threaded")
-        load_examples(threaded)
-        example_task(threaded)
-        forking = Env(f"sqlite:///{tmp_path / 'forking.db'}", tmp_path)
-        with sqlite3.connect(tmp_path / "threaded" / "test.db") as source, sqlite3.connect(tmp_path / "forking.db") as target:
-            source.backup(target)
+        threaded, forking = _example_twice(tmp_path)
         a = draw(threaded, EXAMPLE_TASK)
         snapshots: list[Any] = []
         real_snapshot = inspection.drawing._snapshot
