@@ -211,7 +211,8 @@ def _classes(session: Session, where: str, params: dict[str, Any]) -> tuple[np.n
         # control character. An unknown status or type (NULL) and a code holding the separator
         # fail the counts below, never shift the rows.
         sql = (
-            f"SELECT count(*), group_concat(e.id, ','), group_concat({_code('e.status', STATUSES)} * 8 + {_code('e.entity_type', ENTITY_TYPES)}, ','),"
+            f"SELECT count(*), group_concat(e.id, ','),"
+            f" group_concat({_code('e.status', STATUSES)} * {len(ENTITY_TYPES)} + {_code('e.entity_type', ENTITY_TYPES)}, ','),"
             f" group_concat(e.industry_code, char(30)) FROM enterprises e WHERE {where}"
         )
         count, ids_text, kinds_text, industries_text = connection.connection.dbapi_connection.execute(sql, params).fetchone()
@@ -225,12 +226,13 @@ def _classes(session: Session, where: str, params: dict[str, Any]) -> tuple[np.n
             raise SpotcheckError("enterprises in scope: a status, entity type or industry code the draw cannot read")
         numbered = _Numbering()
         industry = np.fromiter(map(numbered.__getitem__, industries), np.int64, count)
-        present, combo = np.unique(kinds * max(len(numbered), 1) + industry, return_inverse=True)
-        names = list(numbered)
+        names, width = list(numbered), max(len(numbered), 1)
+        present, combo = np.unique(kinds * width + industry, return_inverse=True)
         classes = []
         for value in present.tolist():
-            kind, at = divmod(value, max(len(numbered), 1))
-            classes.append((STATUSES[kind // 8], ENTITY_TYPES[kind % 8], names[at]))
+            kind, at = divmod(value, width)
+            status, entity_type = divmod(kind, len(ENTITY_TYPES))
+            classes.append((STATUSES[status], ENTITY_TYPES[entity_type], names[at]))
         return ids, combo.astype(np.int64), classes
     with stream_rows(session, f"SELECT e.status, e.entity_type, e.industry_code, e.id FROM enterprises e WHERE {where}", params) as stream:
         rows = list(stream)

@@ -85,6 +85,15 @@ class TestMigrations:
         result = env.run("import", "departments", str(path), expect=1)
         assert "Error: the database has no schema yet: run `spotcheck db upgrade`" in result.stderr
 
+    def test_downgrade_below_the_packs_is_refused_while_the_trail_holds_some(self, env: Env) -> None:
+        """Without audit_packs the rows an import packed could no longer be verified."""
+        env.run("import", "enterprises", str(EXAMPLES / "enterprises.csv"))
+        assert env.scalar("SELECT count(*) FROM audit_packs") > 0
+        result = env.run("db", "downgrade", "6229d25cb4eb", expect=1)
+        assert "audit_packs holds" in result.stderr and "Traceback" not in result.stderr
+        assert "at head" in env.run("db", "current").stdout
+        assert env.json("audit", "verify", user="auditor")["intact"]
+
     def test_unknown_revision_is_a_clean_error(self, env: Env) -> None:
         result = env.run("db", "downgrade", "nosuchrev", expect=1)
         assert "Error:" in result.stderr and "Traceback" not in result.stderr

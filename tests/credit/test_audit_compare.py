@@ -45,7 +45,8 @@ def _after(key: int, after: tuple[str, str | None]) -> str | None:
        rows=st.dictionaries(st.tuples(IDS, st.integers(1, 6)), AFTER, max_size=12))
 def test_arrays_and_dicts_find_the_same_rows(engine: sa.Engine, current: dict[int, str], packs: list, rows: dict) -> None:
     with engine.connect() as connection, connection.begin() as transaction:
-        connection.execute(sa.insert(THINGS), [{"id": k, "v": v} for k, v in current.items()]) if current else None
+        if current:
+            connection.execute(sa.insert(THINGS), [{"id": k, "v": v} for k, v in current.items()])
         for seq, (event, members) in enumerate(packs, 1):
             keys, hashes = pack([str(k) for k, _ in members], [row_hash([k, v]) for k, v in members])
             connection.execute(sa.insert(AuditPack), {"event_id": event, "seq": seq, "tbl": "things", "lo": min(k for k, _ in members),
