@@ -7,6 +7,7 @@ import hashlib
 import operator
 import re
 import time
+from itertools import repeat
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from credit import audit
+from credit import fields
 from credit.db import tune_for_bulk
 from credit.errors import ImportFileError, SpotcheckError
 from credit.models import ImportRun
@@ -137,6 +139,15 @@ class Directory:
         """Upsert a batch, counting into ``self.counts``; return (row, column, reason) refusals."""
         raise NotImplementedError
 
+    def batch_rules(self) -> BatchRules | None:
+        """The directory's check and pack of whole batches, if it has them (``BatchRules``)."""
+        return None
+
+    def write_batch(self, numbers: list[int], values: Any, cells: list[Any]) -> list[tuple[Row, str, str]]:
+        """``write`` of a ``ParsedBatch``'s good rows; ``values`` as ``batch_rules().pack`` made
+        them, or a list of each row's."""
+        return self.write([Row(n, v, c) for n, v, c in zip(numbers, values, cells, strict=True)])
+
     @classmethod
     def export_header(cls, columns: Sequence[Column], english: bool) -> list[str]:
         return [c.name if english else c.label for c in columns]
@@ -195,10 +206,11 @@ class RowParser:
     """Turns one row of cells into typed values, or into (column, reason) problems. Pure."""
 
     def __init__(self, columns: Sequence[Column], positions: dict[str, int], check: Callable[[dict[str, Any]], list[tuple[str, str]]],
-                 pack: Callable[[dict[str, Any]], Any] | None = None) -> None:
+                 pack: Callable[[dict[str, Any]], Any] | None = None, batch: BatchRules | None = None) -> None:
         self.plan = [(c.name, positions.get(c.name, -1), c.parse, c.required) for c in columns]
         self.check = check
         self.pack = pack
+        self.batch = batch
         # The common case, every column in the file and every cell readable, runs without a
         # Python loop: the cells picked by one itemgetter, parsed through map. Any refusal, or a
         # row too short, takes the loop below, which names every problem.
@@ -207,6 +219,7 @@ class RowParser:
         self.calls = [_required(parse) if required else parse for _, _, parse, required in self.plan]
         self.pick = operator.itemgetter(*where) if len(where) > 1 and min(where) >= 0 else None
         self.width = max(where, default=-1) + 1
+        self.by_column = [_column_parser(parse, call, required) for (_, _, parse, required), call in zip(self.plan, self.calls, strict=True)]
 
     def parse(self, cells: list[Cell]) -> tuple[Any, list[tuple[str, str]]]:
         if self.pick is not None and len(cells) >= self.width:
@@ -235,6 +248,135 @@ class RowParser:
         if not problems and self.pack is not None:
             return self.pack(values), problems
         return values, problems
+
+    def parse_batch(self, rows: list[tuple[int, list[Cell]]]) -> ParsedBatch:
+        """``parse`` of each row, a column at a time: each column's cells parsed together (one
+        map, one dict lookup per cell for columns of few values), the directory's ``BatchRules``
+        checking and packing whole columns. A row with any problem is parsed again alone, so its
+        problems read exactly as ``parse`` gives them."""
+        if self.pick is None or not rows:
+            return self._row_by_row(rows)
+        cells = [c for _, c in rows]
+        if min(map(len, cells)) < self.width:
+            return self._row_by_row(rows)
+        columns = list(zip(*map(self.pick, cells)))
+        failed: set[int] = set()
+        parsed = [parse_column(column, failed) for parse_column, column in zip(self.by_column, columns, strict=True)]
+        good = [i for i in range(len(rows)) if i not in failed] if failed else range(len(rows))
+        if failed:
+            parsed = [[column[i] for i in good] for column in parsed]
+        values = dict(zip(self.names, parsed))
+        if self.batch is None:
+            return self._checked_rows(rows, good, values)
+        refused = self.batch.check(values)
+        if refused:
+            skip = set(refused)
+            keep = [j for j in range(len(good)) if j not in skip]
+            values = {name: [column[j] for j in keep] for name, column in values.items()}
+            failed.update(good[j] for j in refused)
+            good = [good[j] for j in keep]
+        bad = [(rows[i][0], *self.parse(rows[i][1]), rows[i][1]) for i in sorted(failed)]
+        payload = self.batch.pack(values) if good else None
+        return ParsedBatch(len(rows), bad, [rows[i][0] for i in good], payload, [rows[i][1] for i in good])
+
+    def _checked_rows(self, rows: list[tuple[int, list[Cell]]], good: Sequence[int], values: dict[str, list[Any]]) -> ParsedBatch:
+        """The columns' rows checked (and packed) one by one, for a directory with no ``BatchRules``."""
+        outcome = dict(zip(good, map(self._checked, map(dict, map(zip, repeat(self.names), zip(*values.values()))))))
+        batch = ParsedBatch(len(rows), [], [], [], [])
+        for i, (number, cells) in enumerate(rows):
+            packed, problems = outcome.get(i) or self.parse(cells)
+            if problems:
+                batch.bad.append((number, packed, problems, cells))
+            else:
+                batch.numbers.append(number)
+                batch.values.append(packed)
+                batch.cells.append(cells)
+        return batch
+
+    def _row_by_row(self, rows: list[tuple[int, list[Cell]]]) -> ParsedBatch:
+        outcome = [(number, *self.parse(cells), cells) for number, cells in rows]
+        good = [r for r in outcome if not r[2]]
+        return ParsedBatch(len(rows), [r for r in outcome if r[2]], [r[0] for r in good], [r[1] for r in good], [r[3] for r in good])
+
+
+@dataclass
+class ParsedBatch:
+    """A batch of parsed rows: those refused, as (row number, values, problems, cells), and the
+    good ones' numbers, values (each row's, packed, or the directory's ``BatchRules.pack`` of
+    them all) and cells (joined, from the parsing process: ``pipeline.cells_of``)."""
+
+    rows: int
+    bad: list[tuple[int, Any, list[tuple[str, str]], Any]]
+    numbers: list[int]
+    values: Any
+    cells: list[Any]
+
+
+class BatchRules:
+    """A directory's check and pack of a whole batch of parsed rows at once, a list per column:
+    for the directories imported by the million, where a Python call per row is what costs."""
+
+    def check(self, columns: dict[str, list[Any]]) -> list[int]:
+        """Positions of the rows ``Directory.check`` would refuse (it names their problems)."""
+        raise NotImplementedError
+
+    def pack(self, columns: dict[str, list[Any]]) -> Any:
+        """What ``Directory.write_batch`` needs of these checked rows."""
+        raise NotImplementedError
+
+
+def _column_parser(parse: Callable[[Cell], Any], call: Callable[[Cell], Any], required: bool) -> Callable[[Sequence[Cell], set[int]], list[Any]]:
+    """A function parsing a column's cells together, adding the positions it refuses to the set
+    it is given: through a memory of each cell text's value for a column of few values
+    (``fields.memo``), through ``parse.on_texts`` for a column of plain text, else cell by cell."""
+    on_texts = getattr(parse, "on_texts", None)
+    known: dict[str, Any] = {}
+
+    def one_by_one(cells: Sequence[Cell], failed: set[int]) -> list[Any]:
+        values: list[Any] = []
+        for i, cell in enumerate(cells):
+            try:
+                values.append(call(cell))
+            except ValueError:
+                values.append(None)
+                failed.add(i)
+        return values
+
+    def remembered(cells: Sequence[Cell], failed: set[int]) -> list[Any]:
+        if not fields.all_text(cells):
+            return one_by_one(cells, failed)  # a formula's text must not pass for the same plain text
+        values = list(map(known.get, cells, repeat(_UNKNOWN)))
+        if _UNKNOWN in values:
+            for i, value in enumerate(values):
+                if value is _UNKNOWN:
+                    cell = cells[i]
+                    try:
+                        values[i] = call(cell)
+                    except ValueError:
+                        values[i] = None
+                        failed.add(i)
+                        continue
+                    if len(known) >= MEMO_LIMIT:
+                        known.clear()
+                    known[cell] = values[i]
+        return values
+
+    def from_texts(cells: Sequence[Cell], failed: set[int]) -> list[Any]:
+        try:
+            values = fields.texts(cells)
+            if required and "" in values:
+                raise ValueError("a required value is missing")
+            return on_texts(values)  # type: ignore[misc,no-any-return]
+        except (TypeError, ValueError):
+            return one_by_one(cells, failed)
+
+    if getattr(parse, "memoized", False):
+        return remembered
+    return from_texts if on_texts is not None else one_by_one
+
+
+_UNKNOWN = object()
+MEMO_LIMIT = 4096
 
 
 def _required(parse: Callable[[Cell], Any]) -> Callable[[Cell], Any]:
@@ -283,7 +425,7 @@ def run_import(
     positions, report.ignored_columns = map_header(file, header, columns)
     if report.ignored_columns:
         log.warning("columns_ignored", file=file, columns=report.ignored_columns)
-    parser = RowParser(columns, positions, directory.check, directory.pack)
+    parser = RowParser(columns, positions, directory.check, directory.pack, directory.batch_rules())
 
     def reject(number: int, problems: Sequence[tuple[str, str]], cells: list[Cell] | str) -> None:
         rejection = Rejection(file, number, tuple((col, one_line(reason)) for col, reason in problems), tuple(cells_of(cells)))
@@ -299,15 +441,11 @@ def run_import(
     seen = 0
     last_progress = started
     for batch in batches(path, sheet, parser, directory.batch_size):
-        good: list[Row] = []
-        for number, values, problems, cells in batch:
-            if problems:
-                reject(number, problems, cells)
-            else:
-                good.append(Row(number, values, cells))
-        seen += len(batch)
+        for number, _, problems, cells in batch.bad:
+            reject(number, problems, cells)
+        seen += batch.rows
         refused: dict[int, tuple[Row, list[tuple[str, str]]]] = {}
-        for row, column, reason in directory.write(good) if good else ():
+        for row, column, reason in directory.write_batch(batch.numbers, batch.values, batch.cells) if batch.numbers else ():
             refused.setdefault(row.number, (row, []))[1].append((column, reason))
         for row, problems in refused.values():
             reject(row.number, problems, row.cells)

@@ -11,12 +11,14 @@ from sqlalchemy.orm import aliased
 
 from credit import fields as f
 from credit.audit_chain import encode_json, hash_json, plain_values
+from credit import audit
 from credit.bulk import allocate_ids, insert_new_rows
 from credit.digest import canonical, digest64, digest128
 from credit.directory import Refusals, export_cell
 from credit.enums import AbnormalGround, RecordKind, Sector, Severity
 from credit.importing import Column, Directory, Row
 from credit.models import CreditRecord, Enterprise
+from credit.record_batch import Combinations, RecordColumns, RecordRules, row_hashes
 from credit.result_codes import parse_result_codes
 from credit.seen import Key, SeenKeys
 from credit.tabular import Cell
@@ -143,10 +145,12 @@ class Records(Directory):
         self.seen = SeenKeys(self.session)
         # Records with a larger id were written after this import started.
         self.id_floor = self.session.scalar(select(func.max(CreditRecord.id))) or 0
+        self.combinations: Combinations | None = None
         if tuple(c.name for c in CreditRecord.__table__.columns) != TABLE_LAYOUT:
             raise RuntimeError("credit_records' columns no longer match TABLE_LAYOUT: the audit hashes would be wrong")
 
-    def check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
+    def detail_problems(self, values: dict[str, Any]) -> list[tuple[str, str]]:
+        """Each detail given for a kind it does not belong to, or missing for its own."""
         kind = values["kind"]
         problems = []
         for name, owner in DETAIL_KIND.items():
@@ -155,6 +159,10 @@ class Records(Directory):
                 problems.append((name, f"required for {kind.label}"))
             elif owner is not kind and present:
                 problems.append((name, f"{self.labels[name]} applies only to {owner.label}, not to {kind.label}"))
+        return problems
+
+    def check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
+        problems = self.detail_problems(values)
         until = values.get("effective_until")
         if until is not None and until < values["occurred_on"]:
             problems.append(("effective_until", f"影响期截止 {until} is before the record date {values['occurred_on']}"))
@@ -192,6 +200,53 @@ class Records(Directory):
         return Version(id_, content, row if self.run is not None and import_id == self.run.id else None)
 
     pack = staticmethod(pack)
+
+    def batch_rules(self) -> RecordRules:
+        return RecordRules(RECORD_FIELDS, _REMEMBERED, _fragment, self.detail_problems, "document_no")
+
+    def write_batch(self, numbers: list[int], values: RecordColumns, cells: list[Any]) -> Refusals:
+        """Store a batch packed by ``RecordRules``: all at once when every record is new (no
+        stored or earlier version of its key, a known enterprise), else row by row (``write``).
+        A batch parsed row by row (a workbook's cells, short rows) is a list of ``pack`` values."""
+        if not isinstance(values, RecordColumns):
+            return super().write_batch(numbers, values, cells)
+        if self.combinations is None:
+            self.combinations = Combinations(self.session)
+        self.combinations.learn(values)
+        usccs = values.usccs
+        ids = dict(self.session.execute(select(Enterprise.uscc, Enterprise.id).where(Enterprise.uscc.in_(set(usccs)))).all())
+        enterprise_ids = list(map(ids.get, usccs))
+        keys = list(zip(values.key_hash, values.key_check))
+        if None in enterprise_ids or len(set(keys)) < len(keys) or self._versions(set(enterprise_ids), set(keys)):  # type: ignore[arg-type]
+            return self.write(self._rows(numbers, values, cells))
+        table = CreditRecord.__table__
+        new_ids = allocate_ids(self.session, table, len(keys))
+        run_id = self.run.id if self.run else None
+        self.counts["inserted"] += len(keys)
+        hashes = row_hashes(map(f"[{{}},{{}},{{}},null,false,{_json_int(run_id)},{{}}]".format, new_ids, enterprise_ids, values.middles, numbers))
+        own = zip(new_ids, enterprise_ids, values.combinations, values.occurred_on, values.document_no, values.effective_until,
+                  values.key_hash, values.key_check, values.content_hash, numbers)
+        if self.combinations.sqlite:
+            audit.note_new(self.session, table, list(map(str, new_ids)), hashes)
+            self.combinations.insert(table, list(own), {"supersedes_id": None, "from_result": False, "import_id": run_id})
+        else:
+            rows = [self._stored(row[2], row[3:9]) + (row[0], row[1], None, run_id, row[9], False) for row in own]
+            insert_new_rows(self.session, table, INSERT_COLUMNS, rows, hashes=hashes)
+        return []
+
+    def _stored(self, combination: int, own: tuple[Any, ...]) -> tuple[Any, ...]:
+        """RECORD_FIELDS and the digests as ``pack`` stores them, from a combination and the
+        record's own (occurred_on, document_no, effective_until, key_hash, key_check, content_hash)."""
+        kind, severity, sector, ground, substantiated, result_codes, department = self.combinations.values[combination]  # type: ignore[union-attr]
+        occurred, document, until, *digests = own
+        return (kind, severity, sector, ground, substantiated, result_codes, occurred, department, document, until, *digests)
+
+    def _rows(self, numbers: list[int], values: RecordColumns, cells: list[Any]) -> list[Row]:
+        """The batch as ``write`` takes it: each row's ``pack``."""
+        own = zip(values.combinations, values.occurred_on, values.document_no, values.effective_until, values.key_hash, values.key_check,
+                  values.content_hash)
+        return [Row(number, (uscc, row[4:], self._stored(row[0], row[1:]), middle), cell)
+                for number, uscc, row, middle, cell in zip(numbers, values.usccs, own, values.middles, cells, strict=True)]
 
     def write(self, batch: list[Row]) -> Refusals:
         refused: Refusals = []
