@@ -12,7 +12,7 @@ from sqlalchemy.orm import aliased
 from credit import fields as f
 from credit.audit_chain import encode_json, hash_json, plain_values
 from credit import audit
-from credit.bulk import allocate_ids, insert_new_rows
+from credit.bulk import allocate_ids, fetch_in, insert_new_rows
 from credit.digest import canonical, digest64, digest128
 from credit.directory import Refusals, export_cell
 from credit.enums import AbnormalGround, RecordKind, Sector, Severity
@@ -182,10 +182,9 @@ class Records(Directory):
     def _versions(self, enterprise_ids: set[int], keys: set[Key]) -> dict[Key, list[Version]]:
         """Every known version of these keys: stored ones, and rows of this file met before."""
         found: dict[Key, list[Version]] = {}
-        t = CreditRecord.__table__
         # Answered from the covering index (enterprise_id, key_hash, key_check, content_hash).
-        stored = select(t.c.key_hash, t.c.key_check, t.c.content_hash, t.c.id).where(t.c.enterprise_id.in_(enterprise_ids))
-        for key_hash, key_check, content, id_ in self.session.execute(stored):
+        stored = fetch_in(self.session, "SELECT key_hash, key_check, content_hash, id FROM credit_records", "enterprise_id", list(enterprise_ids))
+        for key_hash, key_check, content, id_ in stored:
             if (key_hash, key_check) in keys:
                 found.setdefault((key_hash, key_check), []).append(self._stored_version(id_, content))
         for key, (content, row) in self.seen.find(keys).items():
@@ -214,7 +213,7 @@ class Records(Directory):
             self.combinations = Combinations(self.session)
         self.combinations.learn(values)
         usccs = values.usccs
-        ids = dict(self.session.execute(select(Enterprise.uscc, Enterprise.id).where(Enterprise.uscc.in_(set(usccs)))).all())
+        ids = dict(fetch_in(self.session, "SELECT uscc, id FROM enterprises", "uscc", list(set(usccs))))  # type: ignore[arg-type]
         enterprise_ids = list(map(ids.get, usccs))
         keys = list(zip(values.key_hash, values.key_check))
         if None in enterprise_ids or len(set(keys)) < len(keys) or self._versions(set(enterprise_ids), set(keys)):  # type: ignore[arg-type]
@@ -223,7 +222,7 @@ class Records(Directory):
         new_ids = allocate_ids(self.session, table, len(keys))
         run_id = self.run.id if self.run else None
         self.counts["inserted"] += len(keys)
-        hashes = row_hashes(map(f"[{{}},{{}},{{}},null,false,{_json_int(run_id)},{{}}]".format, new_ids, enterprise_ids, values.middles, numbers))
+        hashes = row_hashes(new_ids, enterprise_ids, self.combinations.middles(values), numbers, run_id)  # type: ignore[arg-type]
         own = zip(new_ids, enterprise_ids, values.combinations, values.occurred_on, values.document_no, values.effective_until,
                   values.key_hash, values.key_check, values.content_hash, numbers)
         if self.combinations.sqlite:
@@ -245,8 +244,9 @@ class Records(Directory):
         """The batch as ``write`` takes it: each row's ``pack``."""
         own = zip(values.combinations, values.occurred_on, values.document_no, values.effective_until, values.key_hash, values.key_check,
                   values.content_hash)
-        return [Row(number, (uscc, row[4:], self._stored(row[0], row[1:]), middle), cell)
-                for number, uscc, row, middle, cell in zip(numbers, values.usccs, own, values.middles, cells, strict=True)]
+        middles = self.combinations.middles(values)  # type: ignore[union-attr]
+        return [Row(number, (uscc, row[4:], self._stored(row[0], row[1:]), middle.decode()), cell)
+                for number, uscc, row, middle, cell in zip(numbers, values.usccs, own, middles, cells, strict=True)]
 
     def write(self, batch: list[Row]) -> Refusals:
         refused: Refusals = []

@@ -100,6 +100,7 @@ def _records() -> tuple[Records, record_batch.RecordRules]:
 def test_the_records_batch_rules_equal_check_and_pack(first: list[dict], second: list[dict], limit: int) -> None:
     directory, rules = _records()
     combinations: dict[int, tuple] = {}
+    middles = record_batch.Middles()
     old = record_batch.COMBINATIONS_LIMIT
     record_batch.COMBINATIONS_LIMIT = limit  # numbering starts afresh, and the writer is told
     try:
@@ -113,15 +114,17 @@ def test_the_records_batch_rules_equal_check_and_pack(first: list[dict], second:
             packed = rules.pack({name: [values[name] for values in kept] for name in batch[0]})
             if packed.forget:
                 combinations.clear()
+            middles.learn(packed)
             for number, shared in packed.new_combinations:
                 assert number not in combinations
                 combinations[number] = shared
+            made = middles(packed)
             for i, values in enumerate(kept):
                 values = dict(values)
                 assert not directory.check(values)
                 uscc, digests, stored, middle = records.pack(values)
                 kind, severity, sector, ground, substantiated, result_codes, department = combinations[packed.combinations[i]]
-                assert (packed.usccs[i], (packed.key_hash[i], packed.key_check[i], packed.content_hash[i]), packed.middles[i]) == (uscc, digests, middle)
+                assert (packed.usccs[i], (packed.key_hash[i], packed.key_check[i], packed.content_hash[i]), made[i].decode()) == (uscc, digests, middle)
                 assert (kind, severity, sector, ground, substantiated, result_codes, packed.occurred_on[i], department,
                         packed.document_no[i], packed.effective_until[i], *digests) == stored
     finally:
