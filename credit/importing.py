@@ -413,10 +413,12 @@ def run_import(
     started = time.perf_counter()
     file = path.name
     tune_for_bulk(session)
-    with open_table(path, sheet) as table:
+    digest = hashlib.sha256()
+    with open_table(path, sheet, digest=digest) as table:  # a CSV file's bytes are hashed as its encoding is found
         header, encoding = table.header, table.encoding
+        file_sha256 = digest.hexdigest() if table.digested else sha256_file(path)
     report = ImportReport(kind=directory_cls.kind, file=file, encoding=encoding)
-    run = ImportRun(kind=directory_cls.kind, file_name=file, file_sha256=sha256_file(path))
+    run = ImportRun(kind=directory_cls.kind, file_name=file, file_sha256=file_sha256)
     session.add(run)
     session.flush()
     report.import_id = run.id
@@ -440,7 +442,7 @@ def run_import(
     batches = parsed_batches_in_child if parallel else parsed_batches
     seen = 0
     last_progress = started
-    for batch in batches(path, sheet, parser, directory.batch_size):
+    for batch in batches(path, sheet, parser, directory.batch_size, encoding):
         for number, _, problems, cells in batch.bad:
             reject(number, problems, cells)
         seen += batch.rows

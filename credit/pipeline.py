@@ -50,21 +50,21 @@ def cells_of(cells: list[Cell] | str) -> list[Cell]:
     return cells.split(_CELLS) if isinstance(cells, str) else cells
 
 
-def parsed_batches(path: Path, sheet: str | None, parser: RowParser, size: int) -> Iterator[ParsedBatch]:
-    """Batches of ``size`` rows parsed in this process."""
-    with open_table(path, sheet) as table:
+def parsed_batches(path: Path, sheet: str | None, parser: RowParser, size: int, encoding: str | None = None) -> Iterator[ParsedBatch]:
+    """Batches of ``size`` rows parsed in this process; ``encoding``: the CSV file's, if known."""
+    with open_table(path, sheet, encoding=encoding) as table:
         rows = iter(table.rows)
         while batch := list(islice(rows, size)):
             yield parser.parse_batch(batch)
 
 
-def _produce(path: Path, sheet: str | None, parser: RowParser, size: int, connection: Any, parents_end: Any) -> None:
+def _produce(path: Path, sheet: str | None, parser: RowParser, size: int, encoding: str | None, connection: Any, parents_end: Any) -> None:
     # The fork gave this process the parent's end of the pipe too. Closed here, the parent is its
     # only reader: if the parent dies (killed mid-import), sending fails at once instead of
     # blocking forever on a full pipe that nobody will ever read.
     parents_end.close()
     try:
-        for batch in parsed_batches(path, sheet, parser, size):
+        for batch in parsed_batches(path, sheet, parser, size, encoding):
             batch.cells = joined_rows(batch.cells)
             batch.bad = [(number, values, problems, joined_cells(cells)) for number, values, problems, cells in batch.bad]
             connection.send_bytes(pickle.dumps(("batch", batch), protocol=pickle.HIGHEST_PROTOCOL))
@@ -79,7 +79,7 @@ def _produce(path: Path, sheet: str | None, parser: RowParser, size: int, connec
         connection.close()
 
 
-def parsed_batches_in_child(path: Path, sheet: str | None, parser: RowParser, size: int) -> Iterator[ParsedBatch]:
+def parsed_batches_in_child(path: Path, sheet: str | None, parser: RowParser, size: int, encoding: str | None = None) -> Iterator[ParsedBatch]:
     """The same batches as ``parsed_batches``, produced by a forked child process; a row's
     cells may come joined (``cells_of`` splits them).
 
@@ -87,7 +87,7 @@ def parsed_batches_in_child(path: Path, sheet: str | None, parser: RowParser, si
     """
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_produce, args=(path, sheet, parser, size, sender, receiver), daemon=True)
+    child = context.Process(target=_produce, args=(path, sheet, parser, size, encoding, sender, receiver), daemon=True)
     # Every object made so far (modules, the ORM's tables) lives as long as the import: frozen, the
     # cyclic collector of either process stops walking them again for each million rows made and
     # freed, and the child leaves their shared pages unwritten. A tenth of the parsing time.

@@ -53,6 +53,7 @@ class Table:
     rows: Iterator[tuple[int, list[Cell]]]
     close: Callable[[], None]
     encoding: str | None = None
+    digested: bool = False  # the digest given to open_table was fed the whole file
 
     def __enter__(self) -> Table:
         return self
@@ -69,8 +70,12 @@ def table_format(path: Path) -> str:
     return suffix[1:]
 
 
-def detect_encoding(path: Path) -> str:
-    """UTF-8 (with or without BOM) or GB18030, decided by a strict streaming pass over the file."""
+def detect_encoding(path: Path, digest: Any = None) -> str:
+    """UTF-8 (with or without BOM) or GB18030, decided by a strict streaming pass over the file.
+
+    ``digest``, a hashlib object, is fed the file's bytes by that pass: an import, which records
+    the file's SHA-256, reads a large file once instead of twice. It holds the whole file only
+    if the file is UTF-8 (``Table.digested``)."""
     with path.open("rb") as fh:
         head = fh.read(4)
     if head.startswith(codecs.BOM_UTF8):
@@ -79,7 +84,7 @@ def detect_encoding(path: Path) -> str:
         raise ImportFileError(f"{path.name}: UTF-16 files are not supported; save the file as CSV UTF-8")
     else:
         encoding = "utf-8"
-    if _decodes(path, encoding):
+    if _decodes(path, encoding, digest):
         return encoding
     if encoding == "utf-8-sig":
         raise ImportFileError(f"{path.name}: the file starts as UTF-8 (byte order mark) but is not UTF-8 throughout; save it as CSV UTF-8")
@@ -91,13 +96,16 @@ def detect_encoding(path: Path) -> str:
     raise ImportFileError(f"{path.name}: the file is neither UTF-8 nor GB18030 text; save it as CSV UTF-8")
 
 
-def _decodes(path: Path, encoding: str) -> bool:
+def _decodes(path: Path, encoding: str, digest: Any = None) -> bool:
+    """Whether the whole file decodes strictly; ``digest`` (a hashlib object) is fed each chunk read."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     try:
         with path.open("rb") as fh:
             while chunk := fh.read(_CHUNK):
                 if b"\x00" in chunk:
                     return False
+                if digest is not None:
+                    digest.update(chunk)
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
     except UnicodeDecodeError:
@@ -139,15 +147,18 @@ def _utf8_line(path: Path) -> int | None:
     return None
 
 
-def open_table(path: Path, sheet: str | None = None) -> Table:
-    """Open a CSV or XLSX file for streaming; file-level problems raise ``ImportFileError``."""
+def open_table(path: Path, sheet: str | None = None, *, encoding: str | None = None, digest: Any = None) -> Table:
+    """Open a CSV or XLSX file for streaming; file-level problems raise ``ImportFileError``.
+
+    A CSV file's encoding is detected unless given (``Table.encoding`` of an earlier opening);
+    ``digest`` as for ``detect_encoding``."""
     if not path.is_file():
         raise ImportFileError(f"{path}: no such file")
     fmt = table_format(path)
     if fmt == "csv":
         if sheet is not None:
             raise ImportFileError(f"{path.name}: --sheet applies only to .xlsx files")
-        return _open_csv(path)
+        return _open_csv(path, encoding, digest)
     return _open_xlsx(path, sheet)
 
 
@@ -164,8 +175,11 @@ def _non_blank(rows: Iterable[tuple[int, list[Cell]]]) -> Iterator[tuple[int, li
             yield number, cells
 
 
-def _open_csv(path: Path) -> Table:
-    encoding = detect_encoding(path)
+def _open_csv(path: Path, encoding: str | None, digest: Any) -> Table:
+    digested = encoding is None and digest is not None
+    if encoding is None:
+        encoding = detect_encoding(path, digest)
+        digested = digested and encoding != "gb18030"
     fh = path.open("r", encoding=encoding, newline="")
     reader = csv.reader(fh, strict=True)
     try:
@@ -186,7 +200,7 @@ def _open_csv(path: Path) -> Table:
         finally:
             fh.close()
 
-    return Table(header=[h.strip() for h in header], rows=_non_blank(rows()), close=fh.close, encoding=encoding)
+    return Table(header=[h.strip() for h in header], rows=_non_blank(rows()), close=fh.close, encoding=encoding, digested=digested)
 
 
 def _open_xlsx(path: Path, sheet: str | None) -> Table:

@@ -94,3 +94,22 @@ class TestStagedInserts:
             write_table(out, directory.export_header(directory.columns(), english=True), directory.export_rows())
         with sessions.begin() as session:
             assert run_import(session, Enterprises, out, parallel=False).unchanged == 450
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_the_import_records_the_files_sha256_and_reads_it_in_its_encoding(sessions, tmp_path: Path, encoding: str, parallel: bool) -> None:
+    """The encoding is found by a pass that also hashes the file (UTF-8), or the file is hashed on
+    its own (GB18030); the parsing process reads it in the encoding found, not detecting it again."""
+    import hashlib
+
+    from credit.models import Department, ImportRun
+
+    path = tmp_path / "d.csv"
+    path.write_text("code,name\n" + "".join(f"D{i},重庆市第{i}部门\n" for i in range(300)), encoding=encoding)
+    with sessions.begin() as session:
+        report = run_import(session, Departments, path, parallel=parallel)
+    with sessions.begin() as session:
+        assert session.get(ImportRun, report.import_id).file_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert session.scalar(select(Department.name).where(Department.code == "D7")) == "重庆市第7部门"
+    assert report.encoding == encoding
