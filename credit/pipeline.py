@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import pickle
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 PARALLEL_FROM_BYTES = 4 << 20
 
 _CELLS = "\x1f"  # joins a row's text cells for the pipe: the unit separator
+_ROWS = "\x1e"  # joins a batch's rows: the record separator
 
 
 def joined_cells(cells: list[Cell]) -> list[Cell] | str:
@@ -34,15 +35,37 @@ def joined_cells(cells: list[Cell]) -> list[Cell] | str:
     return cells
 
 
-def joined_rows(rows: list[list[Cell]]) -> list[list[Cell] | str]:
-    """``joined_cells`` of each row, without a Python call per row when every cell is text."""
+def joined_rows(rows: list[list[Cell]]) -> Sequence[list[Cell] | str]:
+    """``joined_cells`` of each row, without a Python call per row when every cell is text: then
+    as ``JoinedRows``, the whole batch one UTF-8 text that the writer splits only if a row of
+    it is refused."""
     try:
-        joined = list(map(_CELLS.join, rows))
+        text = _ROWS.join(map(_CELLS.join, rows))
     except TypeError:  # a cell that is not text
         return list(map(joined_cells, rows))
-    if "".join(joined).count(_CELLS) != sum(map(len, rows)) - len(rows):  # a cell held the separator
+    if text.count(_CELLS) != sum(map(len, rows)) - len(rows) or text.count(_ROWS) != len(rows) - 1:  # a cell held a separator
         return list(map(joined_cells, rows))
-    return joined  # type: ignore[return-value]
+    return JoinedRows(text.encode(), len(rows))
+
+
+class JoinedRows(Sequence[str]):
+    """The joined cells of a batch's rows, kept as one UTF-8 text until a row is asked for."""
+
+    def __init__(self, text: bytes, count: int) -> None:
+        self.text = text
+        self.count = count
+        self._rows: list[str] | None = None
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: Any) -> Any:
+        if self._rows is None:
+            self._rows = self.text.decode().split(_ROWS)
+        return self._rows[index]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return JoinedRows, (self.text, self.count)  # the text alone crosses the pipe
 
 
 def cells_of(cells: list[Cell] | str) -> list[Cell]:

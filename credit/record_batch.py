@@ -19,7 +19,7 @@ import numpy as np
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
-from credit.audit_chain import ROW_HASH_HEX, encode_json
+from credit.audit_chain import ROW_HASH_HEX
 from credit.importing import BatchRules
 
 # The fields a record shares with many others (kind, details, department), stored once per
@@ -34,6 +34,8 @@ COMBINATIONS_LIMIT = 100_000
 _digest = methodcaller("digest")
 _hexdigest = methodcaller("hexdigest")
 _row_hash_text = itemgetter(slice(0, ROW_HASH_HEX))
+# records.pack's middle, in UTF-8: the JSON of the six details, occurred_on, the department,
+# document_no, effective_until, then the three digests.
 _MIDDLE = b"%b,%b,%b,%b,%b,%d,%d,%d".__mod__
 
 
@@ -49,6 +51,7 @@ class RecordColumns(NamedTuple):
     occurred_on: list[str]
     document_no: list[str | None]
     effective_until: list[str | None]
+    middles: list[bytes]  # records.pack's JSON middle of each row's audit hash, in UTF-8
     new_combinations: list[tuple[int, tuple[Any, ...]]]
     forget: bool  # the combinations numbered before this batch are no longer used
 
@@ -56,17 +59,15 @@ class RecordColumns(NamedTuple):
 class RecordRules(BatchRules):
     """``Records.check`` and ``records.pack`` of a whole batch (see the module's docstring)."""
 
-    def __init__(self, fields: Sequence[str], remembered: Sequence[str], fragment: Any,
-                 detail_problems: Any, document: str) -> None:
-        self.fields = tuple(fields)  # records.RECORD_FIELDS
-        self.remembered = tuple(remembered)  # the fields of few values
+    def __init__(self, fields: Sequence[str], fragment: Any, detail_problems: Any) -> None:
+        if tuple(fields) != (*SHARED[:6], "occurred_on", SHARED[6], "document_no", "effective_until"):
+            raise RuntimeError("RECORD_FIELDS no longer match the order pack() spells them in")
         self.fragment = fragment  # records._fragment: (stored, JSON, canonical text) of a value
         self.detail_problems = detail_problems  # Records.detail_problems
-        self.document = document
-        self.fragments: dict[str, dict[Any, tuple[Any, str, str]]] = {name: {} for name in self.remembered}
+        self.fragments: dict[str, dict[Any, tuple[Any, bytes, str]]] = {"occurred_on": {}, "effective_until": {}}
         self.details: dict[tuple[Any, ...], bool] = {}
         self.detail_names = ("kind", "severity", "sector", "ground", "substantiated", "result_codes")
-        self.combinations: dict[tuple[Any, ...], int] = {}
+        self.combinations: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self.next_combination = 1
         self.forget = False
 
@@ -84,7 +85,8 @@ class RecordRules(BatchRules):
                     if until is not None and until < occurred]
         return sorted(set(refused))
 
-    def _fragments(self, name: str, values: list[Any]) -> list[tuple[Any, str, str]]:
+    def _fragments(self, name: str, values: list[Any]) -> list[tuple[Any, bytes, str]]:
+        """``records._fragment`` of each value, its JSON in UTF-8, remembered per field."""
         known = self.fragments[name]
         found = list(map(known.get, values))
         if None in found:
@@ -92,46 +94,55 @@ class RecordRules(BatchRules):
                 known.clear()
             for i, hit in enumerate(found):
                 if hit is None:
-                    found[i] = known[values[i]] = self.fragment(values[i])
+                    stored, json, text = self.fragment(values[i])
+                    found[i] = known[values[i]] = (stored, json.encode(), text)
         return found  # type: ignore[return-value]
 
     def pack(self, columns: dict[str, list[Any]]) -> RecordColumns:
-        fragments = {name: self._fragments(name, columns[name]) for name in self.remembered}
-        documents: list[str | None] = columns[self.document]
-        stored = {name: list(map(itemgetter(0), f)) for name, f in fragments.items()}
-        texts = {name: list(map(itemgetter(2), f)) for name, f in fragments.items()}
-        texts[self.document] = [d or "" for d in documents]
-        # records.record_digests: the content is the canonical text of every field; the key, the
+        shared = self._shared(list(zip(*(columns[n] for n in SHARED))))
+        numbers, details_text, department_text, details_json, department_json, kind_text, _ = zip(*shared)
+        occurred_stored, occurred_json, occurred_text = zip(*self._fragments("occurred_on", columns["occurred_on"]))
+        until_stored, until_json, until_text = zip(*self._fragments("effective_until", columns["effective_until"]))
+        documents: list[str | None] = columns["document_no"]
+        # records.record_digests: the content is the canonical text of every field (RECORD_FIELDS:
+        # the six details, occurred_on, department, document_no, effective_until); the key, the
         # document number when there is one, else the content.
-        contents = list(map("\x1f".join, zip(*(texts[n] for n in self.fields))))
+        contents = list(map("\x1f".join, zip(details_text, occurred_text, department_text, [d or "" for d in documents], until_text)))
         usccs = columns["uscc"]
-        keys = [f"{u}\x1f{k}\x1f{d}" if d else f"{u}\x1d{c}" for u, k, d, c in zip(usccs, texts["kind"], documents, contents)]
+        keys = [f"{u}\x1f{k}\x1f{d}" if d else f"{u}\x1d{c}" for u, k, d, c in zip(usccs, kind_text, documents, contents)]
         key_hash, key_check = _signed(_blake2b(keys, 16)).reshape(-1, 2).T.tolist()
         content_hash = _signed(_blake2b(contents, 8)).tolist()
-        return RecordColumns(usccs, key_hash, key_check, content_hash, self._combinations(stored), stored["occurred_on"], documents,
-                             stored["effective_until"], *self._new_combinations())
+        documents_json = [b"null" if d is None else encode_basestring(d).encode() for d in documents]
+        middles = list(map(_MIDDLE, zip(details_json, occurred_json, department_json, documents_json, until_json, key_hash, key_check, content_hash)))
+        forget, self.forget = self.forget, False
+        return RecordColumns(usccs, key_hash, key_check, content_hash, list(numbers), list(occurred_stored), documents,
+                             list(until_stored), middles, self._new, forget)
 
-    def _combinations(self, stored: dict[str, list[Any]]) -> list[int]:
+    def _shared(self, keys: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """For each record's SHARED values: (its combination's number, the canonical text of the
+        six details, of the department, their JSON, the department's, the kind's text), made once
+        per combination; the combinations first met are noted in ``_new``."""
         if len(self.combinations) >= COMBINATIONS_LIMIT:
             self.combinations.clear()
             self.forget = True
-        shared = list(zip(*(stored[n] for n in SHARED)))
-        numbers = list(map(self.combinations.get, shared))
+        found = list(map(self.combinations.get, keys))
         self._new: list[tuple[int, tuple[Any, ...]]] = []
-        if None in numbers:
-            for i, number in enumerate(numbers):
-                if number is None:
-                    number = self.combinations.get(shared[i])
-                    if number is None:
-                        number = self.combinations[shared[i]] = self.next_combination
-                        self.next_combination += 1
-                        self._new.append((number, shared[i]))
-                    numbers[i] = number
-        return numbers  # type: ignore[return-value]
+        if None in found:
+            for i, hit in enumerate(found):
+                if hit is None:
+                    hit = self.combinations.get(keys[i])
+                    if hit is None:
+                        hit = self.combinations[keys[i]] = self._combination(keys[i])
+                        self._new.append((hit[0], hit[-1]))
+                    found[i] = hit
+        return found  # type: ignore[return-value]
 
-    def _new_combinations(self) -> tuple[list[tuple[int, tuple[Any, ...]]], bool]:
-        forget, self.forget = self.forget, False
-        return self._new, forget
+    def _combination(self, key: tuple[Any, ...]) -> tuple[Any, ...]:
+        fragments = [self.fragment(value) for value in key]  # SHARED: six details, then the department
+        number, self.next_combination = self.next_combination, self.next_combination + 1
+        stored = tuple(f[0] for f in fragments)
+        return (number, "\x1f".join(f[2] for f in fragments[:6]), fragments[6][2], ",".join(f[1] for f in fragments[:6]).encode(),
+                fragments[6][1].encode(), fragments[0][2], stored)
 
 
 def _blake2b(texts: list[str], size: int) -> bytes:
@@ -153,42 +164,6 @@ def row_hashes(ids: Sequence[int], enterprise_ids: Sequence[int], middles: Seque
     return list(map(_row_hash_text, map(_hexdigest, map(hashlib.sha256, map(layout.__mod__, zip(ids, enterprise_ids, middles, numbers))))))
 
 
-def _json(value: Any) -> bytes:
-    """A stored value's JSON, as the audit hash spells it."""
-    return encode_json([value])[1:-1].encode()
-
-
-class Middles:
-    """``records.pack``'s middle of each record of a batch, in UTF-8: the JSON of RECORD_FIELDS
-    and the digests. Made by the writer, not the parsing process, which has more to do: the
-    shared fields' JSON is made once per combination, each date's once."""
-
-    def __init__(self) -> None:
-        self.json: dict[int, tuple[bytes, bytes]] = {}
-        self.dates: dict[str | None, bytes] = {}
-
-    def learn(self, batch: RecordColumns) -> None:
-        if batch.forget:
-            self.json.clear()
-        for number, values in batch.new_combinations:
-            self.json[number] = (b",".join(map(_json, values[:6])), _json(values[6]))  # SHARED: six details, then the department
-
-    def __call__(self, batch: RecordColumns) -> list[bytes]:
-        shared = list(map(self.json.__getitem__, batch.combinations))
-        dates = self.dates
-        if len(dates) >= COMBINATIONS_LIMIT:
-            dates.clear()
-        occurred = list(map(dates.get, batch.occurred_on))
-        until = list(map(dates.get, batch.effective_until))
-        if None in occurred or None in until:
-            occurred = [dates.get(d) or dates.setdefault(d, _json(d)) for d in batch.occurred_on]
-            until = [dates.get(d) or dates.setdefault(d, _json(d)) for d in batch.effective_until]
-        documents = [b"null" if d is None else encode_basestring(d).encode() for d in batch.document_no]
-        # RECORD_FIELDS: kind … result_codes, occurred_on, department, document_no, effective_until.
-        return list(map(_MIDDLE, zip(map(itemgetter(0), shared), occurred, map(itemgetter(1), shared), documents, until,
-                                      batch.key_hash, batch.key_check, batch.content_hash)))
-
-
 class Combinations:
     """The writer's side of the numbered combinations: their values, and on SQLite a temporary
     table of them that the insert joins."""
@@ -196,7 +171,6 @@ class Combinations:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.values: dict[int, tuple[Any, ...]] = {}
-        self.middles = Middles()
         self.sqlite = session.connection().dialect.name == "sqlite"
         if self.sqlite:
             connection = session.connection()
@@ -212,7 +186,6 @@ class Combinations:
             if self.sqlite:
                 self.session.connection().exec_driver_sql("DELETE FROM temp.import_record_combinations")
         self.values.update(batch.new_combinations)
-        self.middles.learn(batch)
         if self.sqlite and batch.new_combinations:
             self.session.connection().exec_driver_sql(
                 f"INSERT INTO temp.import_record_combinations VALUES ({', '.join(['?'] * (1 + len(SHARED)))})",

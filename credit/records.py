@@ -201,7 +201,7 @@ class Records(Directory):
     pack = staticmethod(pack)
 
     def batch_rules(self) -> RecordRules:
-        return RecordRules(RECORD_FIELDS, _REMEMBERED, _fragment, self.detail_problems, "document_no")
+        return RecordRules(RECORD_FIELDS, _fragment, self.detail_problems)
 
     def write_batch(self, numbers: list[int], values: RecordColumns, cells: list[Any]) -> Refusals:
         """Store a batch packed by ``RecordRules``: all at once when every record is new (no
@@ -216,13 +216,14 @@ class Records(Directory):
         ids = dict(fetch_in(self.session, "SELECT uscc, id FROM enterprises", "uscc", list(set(usccs))))  # type: ignore[arg-type]
         enterprise_ids = list(map(ids.get, usccs))
         keys = list(zip(values.key_hash, values.key_check))
-        if None in enterprise_ids or len(set(keys)) < len(keys) or self._versions(set(enterprise_ids), set(keys)):  # type: ignore[arg-type]
+        distinct = set(keys)
+        if None in enterprise_ids or len(distinct) < len(keys) or self._versions(set(enterprise_ids), distinct):  # type: ignore[arg-type]
             return self.write(self._rows(numbers, values, cells))
         table = CreditRecord.__table__
         new_ids = allocate_ids(self.session, table, len(keys))
         run_id = self.run.id if self.run else None
         self.counts["inserted"] += len(keys)
-        hashes = row_hashes(new_ids, enterprise_ids, self.combinations.middles(values), numbers, run_id)  # type: ignore[arg-type]
+        hashes = row_hashes(new_ids, enterprise_ids, values.middles, numbers, run_id)  # type: ignore[arg-type]
         own = zip(new_ids, enterprise_ids, values.combinations, values.occurred_on, values.document_no, values.effective_until,
                   values.key_hash, values.key_check, values.content_hash, numbers)
         if self.combinations.sqlite:
@@ -244,9 +245,8 @@ class Records(Directory):
         """The batch as ``write`` takes it: each row's ``pack``."""
         own = zip(values.combinations, values.occurred_on, values.document_no, values.effective_until, values.key_hash, values.key_check,
                   values.content_hash)
-        middles = self.combinations.middles(values)  # type: ignore[union-attr]
         return [Row(number, (uscc, row[4:], self._stored(row[0], row[1:]), middle.decode()), cell)
-                for number, uscc, row, middle, cell in zip(numbers, values.usccs, own, middles, cells, strict=True)]
+                for number, uscc, row, middle, cell in zip(numbers, values.usccs, own, values.middles, cells, strict=True)]
 
     def write(self, batch: list[Row]) -> Refusals:
         refused: Refusals = []
