@@ -9,8 +9,9 @@ from sqlalchemy import bindparam, select, update
 
 from credit import fields as f
 from credit import audit
-from credit.bulk import allocate_ids, insert_new_rows
+from credit.bulk import allocate_ids, fetch_in, insert_new_rows
 from credit.digest import canonical, digest64, digest128
+from credit.enterprise_batch import EnterpriseColumns, EnterpriseRules, new_rows
 from credit.enums import EnterpriseStatus, EntityType
 from credit.importing import Column, Directory, Row
 from credit.labels import Labeled
@@ -107,6 +108,7 @@ ENTERPRISE_FIELDS = (
 )
 
 INSERT_COLUMNS = ("uscc", "import_id", "source_row", "content_hash", *ENTERPRISE_FIELDS, "id")
+TABLE_COLUMNS = ("id", "uscc", *ENTERPRISE_FIELDS, "content_hash", "import_id", "source_row")
 
 
 class Enterprises(Directory):
@@ -153,6 +155,26 @@ class Enterprises(Directory):
             problems.append(("new_economy_since", f"四新认定日期 {since} is before the registration date {values['registered_on']}"))
         values["content_hash"] = digest64(canonical(values[n] for n in ENTERPRISE_FIELDS))
         return problems
+
+    def batch_rules(self) -> EnterpriseRules:
+        return EnterpriseRules(ENTERPRISE_FIELDS, self.districts)
+
+    def write_batch(self, numbers: list[int], values: EnterpriseColumns, cells: list[Any]) -> Refusals:
+        """Insert a batch checked by ``EnterpriseRules`` at once when every USCC in it is new to
+        the directory and to this file; else row by row (``write``)."""
+        if not isinstance(values, EnterpriseColumns):
+            return super().write_batch(numbers, values, cells)
+        usccs = values.columns["uscc"]
+        if self.seen.count or len(set(usccs)) < len(usccs) or fetch_in(self.session, "SELECT id FROM enterprises", "uscc", usccs):
+            names = list(values.columns)
+            rows = zip(*values.columns.values(), values.content_hash)
+            return self.write([Row(n, {**dict(zip(names, row)), "content_hash": row[-1]}, c) for n, row, c in zip(numbers, rows, cells, strict=True)])
+        table = Enterprise.__table__
+        ids = allocate_ids(self.session, table, len(usccs))
+        rows, hashes = new_rows(values, ENTERPRISE_FIELDS, ids, numbers, self.run.id if self.run else None)
+        insert_new_rows(self.session, table, TABLE_COLUMNS, rows, hashes=hashes)
+        self.counts["inserted"] += len(rows)
+        return []
 
     def write(self, batch: list[Row]) -> Refusals:
         refused: Refusals = []

@@ -110,8 +110,8 @@ class RecordRules(BatchRules):
         contents = list(map("\x1f".join, zip(details_text, occurred_text, department_text, [d or "" for d in documents], until_text)))
         usccs = columns["uscc"]
         keys = [f"{u}\x1f{k}\x1f{d}" if d else f"{u}\x1d{c}" for u, k, d, c in zip(usccs, kind_text, documents, contents)]
-        key_hash, key_check = _signed(_blake2b(keys, 16)).reshape(-1, 2).T.tolist()
-        content_hash = _signed(_blake2b(contents, 8)).tolist()
+        key_hash, key_check = blake2b_signed(keys, 16).reshape(-1, 2).T.tolist()
+        content_hash = blake2b_signed(contents, 8).tolist()
         documents_json = [b"null" if d is None else encode_basestring(d).encode() for d in documents]
         middles = list(map(_MIDDLE, zip(details_json, occurred_json, department_json, documents_json, until_json, key_hash, key_check, content_hash)))
         forget, self.forget = self.forget, False
@@ -145,23 +145,28 @@ class RecordRules(BatchRules):
                 fragments[6][1].encode(), fragments[0][2], stored)
 
 
-def _blake2b(texts: list[str], size: int) -> bytes:
-    """The BLAKE2b digests of ``texts`` (UTF-8), ``size`` bytes each, one after the other."""
-    return b"".join(map(_digest, map(partial(hashlib.blake2b, digest_size=size), map(str.encode, texts))))
+def blake2b_signed(texts: list[str], size: int) -> np.ndarray:
+    """The BLAKE2b digests of ``texts`` (UTF-8), ``size`` bytes each, read as signed big-endian
+    64-bit integers as digest.py reads them: one for ``digest64``, two for ``digest128``."""
+    return np.frombuffer(b"".join(map(_digest, map(partial(hashlib.blake2b, digest_size=size), map(str.encode, texts)))), dtype=">i8")
 
 
-def _signed(digests: bytes) -> np.ndarray:
-    """Digests read as signed big-endian 64-bit integers, as digest.py reads them."""
-    return np.frombuffer(digests, dtype=">i8")
+def json_id(value: int | None) -> bytes:
+    """An id as JSON: its digits, or null."""
+    return b"null" if value is None else str(value).encode()
+
+
+def row_hashes_of(layout: bytes, *columns: Sequence[Any]) -> list[str]:
+    """``audit_chain.hash_json`` of ``layout % row`` for each row of ``columns``: the JSON of new
+    rows, whose layout the caller spells. Bytes formatted and hashed by maps: a third of what
+    text formatting and encoding cost."""
+    return list(map(_row_hash_text, map(_hexdigest, map(hashlib.sha256, map(layout.__mod__, zip(*columns))))))
 
 
 def row_hashes(ids: Sequence[int], enterprise_ids: Sequence[int], middles: Sequence[bytes], numbers: Sequence[int], run_id: int | None) -> list[str]:
-    """``audit_chain.hash_json`` of each new record's JSON (``records.TABLE_LAYOUT``): id,
-    enterprise, the middle, no supersedes_id, not from a result, the import and the row. Bytes
-    formatted and hashed by maps: a third of what text formatting and encoding cost."""
-    run = b"null" if run_id is None else str(run_id).encode()
-    layout = b"[%d,%d,%b,null,false," + run + b",%d]"
-    return list(map(_row_hash_text, map(_hexdigest, map(hashlib.sha256, map(layout.__mod__, zip(ids, enterprise_ids, middles, numbers))))))
+    """The audit hash of each new record (``records.TABLE_LAYOUT``): id, enterprise, the middle,
+    no supersedes_id, not from a result, the import and the row."""
+    return row_hashes_of(b"[%d,%d,%b,null,false," + json_id(run_id) + b",%d]", ids, enterprise_ids, middles, numbers)
 
 
 class Combinations:

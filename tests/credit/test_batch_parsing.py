@@ -1,7 +1,7 @@
 """Parsing a batch a column at a time gives, row for row, what parsing each row alone gives: the
 same values or the same problems, whatever the cells hold (formulas, numbers, apostrophes,
-control characters, blanks, short rows); and the records' batch check and pack equal their
-row-by-row forms, with the shared fields numbered and forgotten along the way."""
+control characters, blanks, short rows); and the records' and enterprises' batch checks and packs
+equal their row-by-row forms, with the records' shared fields numbered and forgotten along the way."""
 
 from __future__ import annotations
 
@@ -18,12 +18,17 @@ from sqlalchemy import text
 
 from credit import fields as f
 from credit import record_batch, records
+from credit.audit_chain import row_hash
+from credit.directory import ENTERPRISE_FIELDS, TABLE_COLUMNS, Enterprises
+from credit.enterprise_batch import new_rows
+from credit.enums import EnterpriseStatus, EntityType
+from credit.models import Enterprise
 from credit.importing import Column, RowParser, run_import
 from credit.pipeline import cells_of, joined_cells, joined_rows
 from credit.records import Records
 from credit.tabular import ErrorValue, Formula
 from tests.credit.test_importing import sessions
-from tests.credit.test_record_packing import VALUES
+from tests.credit.test_record_packing import TEXT, VALUES
 
 __all__ = ["sessions"]
 
@@ -138,7 +143,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 def sessions_with_enterprises(sessions, tmp_path: Path):
     """The sample enterprises, and 4,830 records of theirs (the sample's, seven times over with
     other document numbers and departments): three batches."""
-    from credit.directory import Departments, Enterprises
+    from credit.directory import Departments
 
     with sessions.begin() as session:
         run_import(session, Departments, EXAMPLES / "departments.csv")
@@ -180,3 +185,45 @@ def test_numbering_afresh_stores_the_same_records(sessions_with_enterprises, tmp
         report = run_import(session, Records, path, parallel=parallel)
     assert report.inserted == len(expected) > 4000
     assert _stored(sessions) == expected
+
+
+ENTERPRISE = st.fixed_dictionaries({
+    "uscc": st.just("91500000MA5U7ABC1X"),
+    "name": TEXT,
+    "entity_type": st.sampled_from(list(EntityType)),
+    "legal_rep": st.none() | TEXT,
+    "registered_on": st.dates(dt.date(1990, 1, 1), dt.date(2026, 12, 1)),
+    "status": st.sampled_from(list(EnterpriseStatus)),
+    "district_code": st.sampled_from(["500106", "500107", "999999"]),
+    "station": st.none() | TEXT,
+    "industry_code": st.sampled_from(["F5211", "C13"]),
+    "address": st.none() | TEXT,
+    "new_economy_since": st.none() | st.dates(dt.date(1990, 1, 1), dt.date(2026, 12, 1)),
+    "key_supervision": st.booleans(),
+})
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(ENTERPRISE, min_size=1, max_size=8), st.lists(ENTERPRISE, min_size=1, max_size=8), st.none() | st.integers(1, 9))
+def test_the_enterprises_batch_rules_equal_check_and_their_hashes_the_rows(first: list[dict], second: list[dict], run_id: int | None) -> None:
+    """Refused rows, content digests, the rows inserted and their audit hashes, as the row path
+    (Enterprises.check, then row_hash of the row in table order) makes them."""
+    directory = Enterprises.__new__(Enterprises)
+    directory.districts = {"500106", "500107"}
+    rules = directory.batch_rules()
+    for batch in (first, second):
+        checked = [dict(values) for values in batch]
+        refused = [i for i, values in enumerate(checked) if directory.check(values)]
+        assert rules.check({name: [values[name] for values in batch] for name in batch[0]}) == refused
+        kept = [values for i, values in enumerate(checked) if i not in refused]
+        if not kept:
+            continue
+        packed = rules.pack({name: [values[name] for values in kept] for name in batch[0]})
+        assert packed.content_hash == [values["content_hash"] for values in kept]
+        ids, numbers = list(range(100, 100 + len(kept))), list(range(2, 2 + len(kept)))
+        rows, hashes = new_rows(packed, ENTERPRISE_FIELDS, ids, numbers, run_id)
+        expected = [(id_, v["uscc"], *(v[n] for n in ENTERPRISE_FIELDS), v["content_hash"], run_id, number)
+                    for id_, v, number in zip(ids, kept, numbers, strict=True)]
+        assert rows == expected
+        assert tuple(c.name for c in Enterprise.__table__.columns) == TABLE_COLUMNS
+        assert hashes == [row_hash(row) for row in expected]
