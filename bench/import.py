@@ -221,6 +221,7 @@ def report(args: argparse.Namespace, steps: list[Step], data: Path, db: Path, fl
         print(f"\nfloor (bench/import_floor.py, the first {floor['records']:,} records stored by SQLite alone, no parsing or hashing):")
         print(f"  credit_records: {floor['records_per_s']:,} rows/s; with their audit packs: {floor['records_with_trail_per_s']:,} "
               f"records/s; a bare table: {floor['bare_rows_per_s']:,} rows/s")
+        print(f"  enterprises (the first {floor['enterprises']:,}): {floor['enterprises_per_s']:,} rows/s")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The floor of a records import on SQLite: what the database alone costs to store the rows.
+"""The floor of a records (and enterprises) import on SQLite: what the database alone costs to store the rows.
 
 Given a database that ``bench/import.py`` loaded (``--db``), this copies its schema, its
 enterprises and its imports into a scratch file, reads every credit record and the trail's packs
@@ -9,7 +9,9 @@ stores them:
 1. ``credit_records``: the rows as they are, through ``executemany``, with the foreign keys,
    CHECKs and indexes the schema has;
 2. ``audit_packs``: the trail's share, the records' keys and hashes, 4,096 a pack;
-3. the same rows into a bare table without a constraint or an index (binding alone).
+3. the same rows into a bare table without a constraint or an index (binding alone);
+4. before them, ``enterprises``: the first million, the same way, into the empty table (its
+   unique USCC index takes each new code at a random place).
 
 No parsing, no checks, no hashing: a ceiling no import can pass on this machine. Records
 per second go to stdout (``--json`` for machines).
@@ -68,10 +70,16 @@ def floor(source: Path, limit: int = LIMIT) -> dict[str, float | int]:
         for (sql,) in db.execute("SELECT sql FROM src.sqlite_master WHERE sql IS NOT NULL AND type IN ('table', 'index') AND name NOT LIKE 'sqlite_%'").fetchall():
             db.execute(sql)
         db.execute("BEGIN")
-        for table in ("districts", "departments", "imports", "enterprises", "audit_events"):
+        for table in ("districts", "departments", "imports", "audit_events"):
             if table in tables:
                 db.execute(f"INSERT INTO main.{table} SELECT * FROM src.{table}")
         db.execute("COMMIT")
+        firms = db.execute("SELECT * FROM src.enterprises ORDER BY id").fetchall()
+        firm_marks = ", ".join("?" * (len(firms[0]) if firms else 1))
+        # Every enterprise (the records refer to them), the time of the first million kept.
+        enterprises = _timed(db, f"INSERT INTO enterprises VALUES ({firm_marks})", firms[:limit]) if firms else 0.0
+        _timed(db, f"INSERT INTO enterprises VALUES ({firm_marks})", firms[limit:])
+        firms = firms[:limit]
         columns = [name for _, name, *_ in db.execute("PRAGMA src.table_info(credit_records)")]
         records = db.execute(f"SELECT {', '.join(columns)} FROM src.credit_records ORDER BY id LIMIT ?", (limit,)).fetchall()
         top = records[-1][columns.index("id")] if records else 0
@@ -92,6 +100,9 @@ def floor(source: Path, limit: int = LIMIT) -> dict[str, float | int]:
         "credit_records_s": round(stored, 3), "audit_packs_s": round(trailed, 3), "bare_table_s": round(bare, 3),
         "records_per_s": round(n / stored), "records_with_trail_per_s": round(n / both), "bare_rows_per_s": round(n / bare),
         "us_per_record": round(stored / n * 1e6, 2), "us_per_trail_row": round(trailed / max(packed, 1) * 1e6, 3),
+        "enterprises": len(firms), "enterprises_s": round(enterprises, 3),
+        "enterprises_per_s": round(len(firms) / enterprises) if enterprises else 0,
+        "us_per_enterprise": round(enterprises / max(len(firms), 1) * 1e6, 2),
     }
 
 
@@ -111,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  audit_packs, their keys and hashes: {result['audit_packs_s']:.2f} s ({result['us_per_trail_row']} µs a record)")
     print(f"  both: {result['records_with_trail_per_s']:,} records/s, before any parsing, checking or hashing")
     print(f"  a bare table (binding alone): {result['bare_table_s']:.2f} s, {result['bare_rows_per_s']:,} rows/s")
+    print(f"  enterprises ({result['enterprises']:,}) with their keys, checks and indexes: {result['enterprises_s']:.2f} s, "
+          f"{result['enterprises_per_s']:,} rows/s ({result['us_per_enterprise']} µs a row)")
     return 0
 
 

@@ -441,7 +441,9 @@ def run_import(
         parallel = path.stat().st_size >= PARALLEL_FROM_BYTES
     batches = parsed_batches_in_child if parallel else parsed_batches
     seen = 0
-    last_progress = started
+    # A large file reports its first batch written at once, then every PROGRESS_EVERY_S: the
+    # user sees the import at work from the start, even one that takes a second or two.
+    last_progress = started - PROGRESS_EVERY_S if parallel else started
     for batch in batches(path, sheet, parser, directory.batch_size, encoding):
         for number, _, problems, cells in batch.bad:
             reject(number, problems, cells)
