@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 from credit.audit_chain import encode_json, plain_values
 from credit.digest import canonical
+from credit.fields import remembered_each
 from credit.importing import BatchRules
 from credit.record_batch import blake2b_signed, json_id, row_hashes_of
 
@@ -46,15 +47,7 @@ class EnterpriseRules(BatchRules):
 
     def _fragments(self, name: str, values: list[Any]) -> list[tuple[bytes, str]]:
         """(JSON in UTF-8, canonical text) of each value, remembered per column."""
-        known = self.fragments[name]
-        found = list(map(known.get, values))
-        if None in found:
-            if len(known) >= FRAGMENTS_LIMIT:
-                known.clear()
-            for i, hit in enumerate(found):
-                if hit is None:
-                    found[i] = known[values[i]] = (encode_json(plain_values([values[i]])[0]).encode(), canonical([values[i]]))
-        return found  # type: ignore[return-value]
+        return remembered_each(self.fragments[name], values, _fragment, FRAGMENTS_LIMIT)
 
     def pack(self, columns: dict[str, list[Any]]) -> EnterpriseColumns:
         jsons: dict[str, Sequence[bytes]] = {}
@@ -70,6 +63,10 @@ class EnterpriseRules(BatchRules):
         content_hash = blake2b_signed(list(map("\x1f".join, zip(*(texts[n] for n in self.fields)))), 8).tolist()
         middles = list(map(self.middle, zip(*(jsons[n] for n in ("uscc", *self.fields)), content_hash)))
         return EnterpriseColumns(columns, content_hash, middles)
+
+
+def _fragment(value: Any) -> tuple[bytes, str]:
+    return encode_json(plain_values([value])[0]).encode(), canonical([value])
 
 
 def new_rows(batch: EnterpriseColumns, fields: Sequence[str], ids: Sequence[int], numbers: Sequence[int], run_id: int | None) -> tuple[list[tuple[Any, ...]], list[str]]:

@@ -234,6 +234,19 @@ def memo(parse: Callable[[Cell], Any], limit: int = 4096) -> Callable[[Cell], An
     return remembered
 
 
+def remembered_each(known: dict[Any, Any], values: Sequence[Any], make: Callable[[Any], Any], limit: int = 100_000) -> list[Any]:
+    """``make(value)`` of each value, never None, looked up in ``known`` first: one C-level map
+    when every value is known. New values are added; past ``limit`` the memory starts afresh."""
+    found = list(map(known.get, values))
+    if None in found:
+        if len(known) >= limit:
+            known.clear()
+        for i, hit in enumerate(found):
+            if hit is None:
+                found[i] = known[values[i]] = make(values[i])
+    return found
+
+
 def optional(parse: Callable[[Cell], Any]) -> Callable[[Cell], Any]:
     """``None`` for a blank cell, else ``parse(cell)``."""
 

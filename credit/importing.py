@@ -220,6 +220,19 @@ class RowParser:
         self.pick = operator.itemgetter(*where) if len(where) > 1 and min(where) >= 0 else None
         self.width = max(where, default=-1) + 1
         self.by_column = [_column_parser(parse, call, required) for (_, _, parse, required), call in zip(self.plan, self.calls, strict=True)]
+        # parse_batch picks the columns the file has; one it lacks (an optional one: a required
+        # column missing from the header refuses the file) holds what its parser makes of None.
+        self.present = [j for j, pos in enumerate(where) if pos >= 0]
+        picked = [where[j] for j in self.present]
+        self.pick_present = operator.itemgetter(*picked) if len(picked) > 1 else (lambda cells: (cells[picked[0]],)) if picked else None
+        self.absent: dict[int, Any] | None = {}
+        for j, pos in enumerate(where):
+            if pos < 0:
+                try:
+                    self.absent[j] = self.calls[j](None)
+                except ValueError:
+                    self.absent = None  # every row refused for it: the loop names the problem
+                    break
 
     def parse(self, cells: list[Cell]) -> tuple[Any, list[tuple[str, str]]]:
         if self.pick is not None and len(cells) >= self.width:
@@ -254,14 +267,17 @@ class RowParser:
         map, one dict lookup per cell for columns of few values), the directory's ``BatchRules``
         checking and packing whole columns. A row with any problem is parsed again alone, so its
         problems read exactly as ``parse`` gives them."""
-        if self.pick is None or not rows:
+        if self.pick_present is None or self.absent is None or not rows:
             return self._row_by_row(rows)
         cells = [c for _, c in rows]
         if min(map(len, cells)) < self.width:
             return self._row_by_row(rows)
-        columns = list(zip(*map(self.pick, cells)))
         failed: set[int] = set()
-        parsed = [parse_column(column, failed) for parse_column, column in zip(self.by_column, columns, strict=True)]
+        parsed: list[list[Any]] = [[] for _ in self.plan]
+        for j, column in zip(self.present, zip(*map(self.pick_present, cells)), strict=True):
+            parsed[j] = self.by_column[j](column, failed)
+        for j, value in self.absent.items():
+            parsed[j] = [value] * len(rows)
         good = [i for i in range(len(rows)) if i not in failed] if failed else range(len(rows))
         if failed:
             parsed = [[column[i] for i in good] for column in parsed]

@@ -20,6 +20,7 @@ from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from credit.audit_chain import ROW_HASH_HEX
+from credit.fields import remembered_each
 from credit.importing import BatchRules
 
 # The fields a record shares with many others (kind, details, department), stored once per
@@ -87,16 +88,11 @@ class RecordRules(BatchRules):
 
     def _fragments(self, name: str, values: list[Any]) -> list[tuple[Any, bytes, str]]:
         """``records._fragment`` of each value, its JSON in UTF-8, remembered per field."""
-        known = self.fragments[name]
-        found = list(map(known.get, values))
-        if None in found:
-            if len(known) >= COMBINATIONS_LIMIT:
-                known.clear()
-            for i, hit in enumerate(found):
-                if hit is None:
-                    stored, json, text = self.fragment(values[i])
-                    found[i] = known[values[i]] = (stored, json.encode(), text)
-        return found  # type: ignore[return-value]
+        return remembered_each(self.fragments[name], values, self._encoded_fragment, COMBINATIONS_LIMIT)
+
+    def _encoded_fragment(self, value: Any) -> tuple[Any, bytes, str]:
+        stored, json, text = self.fragment(value)
+        return stored, json.encode(), text
 
     def pack(self, columns: dict[str, list[Any]]) -> RecordColumns:
         shared = self._shared(list(zip(*(columns[n] for n in SHARED))))

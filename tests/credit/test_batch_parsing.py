@@ -70,9 +70,10 @@ def _from_batch(parser: RowParser, rows: list[list[Any]]) -> dict[int, tuple[Any
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(st.one_of(ROW, TEXT_ROW), min_size=1, max_size=12), st.permutations(range(6)))
-def test_a_batch_parses_as_its_rows_do(rows: list[list[Any]], order: list[int]) -> None:
-    positions = {c.name: p for c, p in zip(COLUMNS, order, strict=True)}
+@given(st.lists(st.one_of(ROW, TEXT_ROW), min_size=1, max_size=12), st.permutations(range(6)), st.sets(st.sampled_from(["note", "flag"])))
+def test_a_batch_parses_as_its_rows_do(rows: list[list[Any]], order: list[int], missing: set[str]) -> None:
+    """Whatever the cells, and with optional columns missing from the file."""
+    positions = {c.name: p for c, p in zip(COLUMNS, order, strict=True) if c.name not in missing}
     parser = RowParser(COLUMNS, positions, _check)
     assert _from_batch(parser, rows) == _by_row(RowParser(COLUMNS, positions, _check), rows)
     assert _from_batch(parser, rows) == _by_row(parser, rows)  # and again, the columns' memories filled
@@ -227,3 +228,16 @@ def test_the_enterprises_batch_rules_equal_check_and_their_hashes_the_rows(first
         assert rows == expected
         assert tuple(c.name for c in Enterprise.__table__.columns) == TABLE_COLUMNS
         assert hashes == [row_hash(row) for row in expected]
+
+
+def test_a_records_file_without_its_optional_columns_is_still_packed_as_columns() -> None:
+    """A file that lacks effective_until and result_codes goes the batch way, not row by row."""
+    directory, rules = _records()
+    directory.today = dt.date(2026, 12, 1)
+    columns = directory.columns()
+    header = ["uscc", "kind", "severity", "sector", "ground", "substantiated", "occurred_on", "department", "document_no"]
+    parser = RowParser(columns, {name: i for i, name in enumerate(header)}, directory.check, records.pack, rules)
+    row = ["91500000MA5U7ABC1X", "行政处罚", "一般", "食品", "", "", "2026-03-01", "市场监管局", "渝市监罚〔2026〕1号"]
+    batch = parser.parse_batch([(2, row), (3, [*row[:8], "渝市监罚〔2026〕2号"])])
+    assert isinstance(batch.values, record_batch.RecordColumns) and batch.numbers == [2, 3] and not batch.bad
+    assert batch.values.effective_until == [None, None]
