@@ -199,8 +199,10 @@ class Combinations:
         connection.exec_driver_sql(f"INSERT INTO temp.import_record_stage VALUES ({', '.join(['?'] * len(OWN))})", rows)
         names = [c.name for c in table.columns]
         picked = [f"c.{n}" if n in SHARED else "?" if n in constants else f"s.{n}" for n in names]
-        connection.exec_driver_sql(
+        inserted = connection.exec_driver_sql(
             f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(picked)} FROM temp.import_record_stage s "
             "JOIN temp.import_record_combinations c ON c.number = s.combination ORDER BY s.rowid",
-            tuple(constants[n] for n in names if n in constants))
+            tuple(constants[n] for n in names if n in constants)).rowcount
+        if inserted != len(rows):  # a combination the writer was never told of: never lose a row silently
+            raise RuntimeError(f"{len(rows) - inserted} record(s) of a batch refer to an unknown combination")
         connection.exec_driver_sql("DELETE FROM temp.import_record_stage")
