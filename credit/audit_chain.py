@@ -12,6 +12,7 @@ import datetime as dt
 import decimal
 import enum
 import hashlib
+import operator
 import itertools
 import json
 from collections.abc import Iterable, Sequence
@@ -67,6 +68,22 @@ def row_hash(values: Sequence[Any]) -> str:
 def hash_json(text: str) -> str:
     """``row_hash`` of a row whose ``canonical_json`` (of plain values) is ``text``."""
     return hashlib.sha256(text.encode()).hexdigest()[:ROW_HASH_HEX]
+
+
+def hash_json_rows(layout: bytes, *columns: Iterable[Any]) -> list[str]:
+    """``hash_json`` of ``layout % row`` for each row of ``columns``: the canonical JSON of new
+    rows whose layout the caller spells (in UTF-8, %-formatted). Formatted and hashed by maps,
+    in bytes: a third of what a text f-string and ``hash_json`` per row cost."""
+    return list(map(_hash_text, map(_hexdigest, map(hashlib.sha256, map(layout.__mod__, zip(*columns))))))
+
+
+def json_id(value: int | None) -> bytes:
+    """An id as JSON in UTF-8: its digits, or null."""
+    return b"null" if value is None else str(value).encode()
+
+
+_hexdigest = operator.methodcaller("hexdigest")
+_hash_text = operator.itemgetter(slice(0, ROW_HASH_HEX))
 
 
 def row_key(pk: Sequence[Any]) -> str:

@@ -9,11 +9,11 @@ from itertools import repeat
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
-from credit.audit_chain import encode_json, plain_values
+from credit.audit_chain import encode_json, hash_json_rows, json_id, plain_values
 from credit.digest import canonical
 from credit.fields import remembered_each
 from credit.importing import BatchRules
-from credit.record_batch import blake2b_signed, json_id, row_hashes_of
+from credit.record_batch import blake2b_signed
 
 # Columns whose every row differs (names, people, addresses): spelled row by row, not remembered.
 FREE_TEXT = ("uscc", "name", "legal_rep", "address")
@@ -74,4 +74,4 @@ def new_rows(batch: EnterpriseColumns, fields: Sequence[str], ids: Sequence[int]
     table's order) and their audit hashes."""
     columns = batch.columns
     rows = list(zip(ids, columns["uscc"], *(columns[n] for n in fields), batch.content_hash, repeat(run_id), numbers))
-    return rows, row_hashes_of(b"[%d,%b," + json_id(run_id) + b",%d]", ids, batch.middles, numbers)
+    return rows, hash_json_rows(b"[%d,%b," + json_id(run_id) + b",%d]", ids, batch.middles, numbers)

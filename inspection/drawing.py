@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from credit import audit, forked
-from credit.audit_chain import hash_json
+from credit.audit_chain import hash_json_rows, json_id
 from credit.bulk import allocate_ids, insert_new_rows
 from credit.errors import SpotcheckError
 from credit.grading import run_policy
@@ -204,16 +204,19 @@ def _write_visits(session: Session, task_id: int, task_frame: TaskFrame, result:
     visits = Visit.__table__
     if tuple(c.name for c in visits.columns) != VISIT_COLUMNS or tuple(c.name for c in VisitItem.__table__.columns) != VISIT_ITEM_COLUMNS:
         raise RuntimeError("the columns of visits or visit_items no longer match the draw's: the audit hashes would be wrong")
-    visit_ids = np.asarray(allocate_ids(session, visits, len(ranked)), np.int64)
-    rows = list(zip(visit_ids.tolist(), itertools.repeat(task_id), enterprise_ids, range(1, len(ranked) + 1), numbers, tiers,
-                    itertools.repeat(None), strict=False))
+    visit_ids = np.asarray(allocate_ids(session, visits, len(ranked)), np.int64).tolist()
+    ranks = range(1, len(ranked) + 1)
+    rows = list(zip(visit_ids, itertools.repeat(task_id), enterprise_ids, ranks, numbers, tiers, itertools.repeat(None), strict=False))
     # The rows' canonical JSON spelled directly: integers, hex digits and a tier letter need no
     # escaping, and no date is set yet (a test holds this to row_hash).
-    hashes = [hash_json(f'[{i},{t},{e},{r},"{n}","{tier}",null]') for i, t, e, r, n, tier, _ in rows]
+    layout = b"[%d," + json_id(task_id) + b',%d,%d,"%b","%b",null]'
+    hashes = hash_json_rows(layout, visit_ids, enterprise_ids, ranks, map(str.encode, numbers), map(str.encode, tiers))
     insert_new_rows(session, visits, VISIT_COLUMNS, rows, hashes=hashes)
     which, item = np.nonzero(result.selected[ranked])
-    pairs = list(zip(visit_ids[which].tolist(), np.asarray(task_item_ids, np.int64)[item].tolist(), strict=True))
-    insert_new_rows(session, VisitItem.__table__, VISIT_ITEM_COLUMNS, pairs, hashes=[hash_json(f"[{v},{t}]") for v, t in pairs])
+    item_visits = np.asarray(visit_ids, np.int64)[which].tolist()
+    item_tasks = np.asarray(task_item_ids, np.int64)[item].tolist()
+    pairs = list(zip(item_visits, item_tasks, strict=True))
+    insert_new_rows(session, VisitItem.__table__, VISIT_ITEM_COLUMNS, pairs, hashes=hash_json_rows(b"[%d,%d]", item_visits, item_tasks))
 
 
 @dataclass
