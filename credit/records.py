@@ -216,9 +216,11 @@ class Records(Directory):
         ids = dict(fetch_in(self.session, "SELECT uscc, id FROM enterprises", "uscc", list(set(usccs))))  # type: ignore[arg-type]
         enterprise_ids = list(map(ids.get, usccs))
         keys = list(zip(values.key_hash, values.key_check))
-        distinct = set(keys)
-        if None in enterprise_ids or len(distinct) < len(keys) or self._versions(set(enterprise_ids), distinct):  # type: ignore[arg-type]
-            return self.write(self._rows(numbers, values, cells))
+        if None in enterprise_ids:
+            return self.write(self._rows(numbers, values, cells), ids)
+        versions = self._versions(set(enterprise_ids), set(keys))  # type: ignore[arg-type]
+        if versions or len(set(keys)) < len(keys):
+            return self.write(self._rows(numbers, values, cells), ids, versions)
         table = CreditRecord.__table__
         new_ids = allocate_ids(self.session, table, len(keys))
         run_id = self.run.id if self.run else None
@@ -248,10 +250,13 @@ class Records(Directory):
         return [Row(number, (uscc, row[4:], self._stored(row[0], row[1:]), middle.decode()), cell)
                 for number, uscc, row, middle, cell in zip(numbers, values.usccs, own, values.middles, cells, strict=True)]
 
-    def write(self, batch: list[Row]) -> Refusals:
+    def write(self, batch: list[Row], ids: dict[str, int] | None = None, versions: dict[Key, list[Version]] | None = None) -> Refusals:
+        """Decide and store each record of ``batch``. ``ids`` (the enterprises' ids by USCC) and
+        ``versions`` (``_versions`` of every row's key, all enterprises being known) when the
+        caller has them already."""
         refused: Refusals = []
-        usccs = {r.values[0] for r in batch}
-        ids = dict(self.session.execute(select(Enterprise.uscc, Enterprise.id).where(Enterprise.uscc.in_(usccs))).all())
+        if ids is None:
+            ids = dict(fetch_in(self.session, "SELECT uscc, id FROM enterprises", "uscc", list({r.values[0] for r in batch})))  # type: ignore[arg-type]
         keyed: list[tuple[Row, int]] = []
         for row in batch:
             eid = ids.get(row.values[0])
@@ -259,7 +264,8 @@ class Records(Directory):
                 refused.append((row, "uscc", self._unknown(row.values[0])))
             else:
                 keyed.append((row, eid))
-        versions = self._versions({eid for _, eid in keyed}, {row.values[1][:2] for row, _ in keyed})
+        if versions is None:
+            versions = self._versions({eid for _, eid in keyed}, {row.values[1][:2] for row, _ in keyed})
         run_id = self.run.id if self.run else None
         inserts: list[tuple[Row, int, int | None]] = []
         unchanged: list[tuple[int, int, int, int]] = []

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, select
+from sqlalchemy import BigInteger, Column, Integer, MetaData, Table
 from sqlalchemy.orm import Session
 
-from credit.bulk import insert_rows
+from credit.bulk import fetch_in, insert_rows
 
 _BIGINT = BigInteger().with_variant(Integer(), "sqlite")
 _table = Table(
@@ -33,10 +33,9 @@ class SeenKeys:
         """Earlier (content digest, row number) for each of ``keys`` met before."""
         if not self.count or not keys:
             return {}
-        query = select(_table.c.key_hash, _table.c.key_check, _table.c.content_hash, _table.c.source_row).where(
-            _table.c.key_hash.in_({h for h, _ in keys})
-        )
-        return {(h, c): (content, row) for h, c, content, row in self.session.execute(query) if (h, c) in keys}
+        found = fetch_in(self.session, f"SELECT key_hash, key_check, content_hash, source_row FROM {_table.name}", "key_hash",
+                         list({h for h, _ in keys}))
+        return {(h, c): (content, row) for h, c, content, row in found if (h, c) in keys}
 
     def add(self, rows: list[tuple[int, int, int, int]]) -> None:
         """Remember (key_hash, key_check, content digest, row number) tuples."""
