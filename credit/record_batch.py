@@ -114,8 +114,8 @@ class RecordRules(BatchRules):
 
     def _shared(self, keys: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """For each record's SHARED values: (its combination's number, the canonical text of the
-        six details, of the department, their JSON, the department's, the kind's text), made once
-        per combination; the combinations first met are noted in ``_new``."""
+        six details, of the department, their JSON, the department's, the kind's text, the stored
+        values), made once per combination; the combinations first met are noted in ``_new``."""
         if len(self.combinations) >= COMBINATIONS_LIMIT:
             self.combinations.clear()
             self.forget = True
@@ -124,7 +124,7 @@ class RecordRules(BatchRules):
         if None in found:
             for i, hit in enumerate(found):
                 if hit is None:
-                    hit = self.combinations.get(keys[i])
+                    hit = self.combinations.get(keys[i])  # made for an earlier row of this batch
                     if hit is None:
                         hit = self.combinations[keys[i]] = self._combination(keys[i])
                         self._new.append((hit[0], hit[-1]))
