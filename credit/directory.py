@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from sqlalchemy import bindparam, select, update
 
@@ -111,6 +111,16 @@ INSERT_COLUMNS = ("uscc", "import_id", "source_row", "content_hash", *ENTERPRISE
 TABLE_COLUMNS = ("id", "uscc", *ENTERPRISE_FIELDS, "content_hash", "import_id", "source_row")
 
 
+class Stored(NamedTuple):
+    """What an upsert needs of a stored enterprise."""
+
+    uscc: str
+    id: int
+    content_hash: int
+    import_id: int | None
+    source_row: int | None
+
+
 class Enterprises(Directory):
     """The 检查对象名录库: upsert by USCC."""
 
@@ -165,10 +175,12 @@ class Enterprises(Directory):
         if not isinstance(values, EnterpriseColumns):
             return super().write_batch(numbers, values, cells)
         usccs = values.columns["uscc"]
-        if self.seen.count or len(set(usccs)) < len(usccs) or fetch_in(self.session, "SELECT id FROM enterprises", "uscc", usccs):
+        existing = self._stored(usccs)
+        if self.seen.count or len(set(usccs)) < len(usccs) or existing:
             names = list(values.columns)
             rows = zip(*values.columns.values(), values.content_hash)
-            return self.write([Row(n, {**dict(zip(names, row)), "content_hash": row[-1]}, c) for n, row, c in zip(numbers, rows, cells, strict=True)])
+            return self.write([Row(n, {**dict(zip(names, row)), "content_hash": row[-1]}, c) for n, row, c in zip(numbers, rows, cells, strict=True)],
+                              existing)
         table = Enterprise.__table__
         ids = allocate_ids(self.session, table, len(usccs))
         rows, hashes = new_rows(values, ENTERPRISE_FIELDS, ids, numbers, self.run.id if self.run else None)
@@ -176,12 +188,17 @@ class Enterprises(Directory):
         self.counts["inserted"] += len(rows)
         return []
 
-    def write(self, batch: list[Row]) -> Refusals:
+    def _stored(self, usccs: list[str]) -> dict[str, Stored]:
+        """The stored enterprises among ``usccs``, by USCC."""
+        found = fetch_in(self.session, "SELECT uscc, id, content_hash, import_id, source_row FROM enterprises", "uscc", usccs)
+        return {row[0]: Stored(*row) for row in found}
+
+    def write(self, batch: list[Row], existing: dict[str, Stored] | None = None) -> Refusals:
+        """Upsert each row of ``batch``; ``existing``: ``_stored`` of its USCCs, when the caller
+        has it already."""
         refused: Refusals = []
-        lookup = select(Enterprise.uscc, Enterprise.id, Enterprise.content_hash, Enterprise.import_id, Enterprise.source_row).where(
-            Enterprise.uscc.in_([r.values["uscc"] for r in batch])
-        )
-        existing = {r.uscc: r for r in self.session.execute(lookup)}
+        if existing is None:
+            existing = self._stored([r.values["uscc"] for r in batch])
         run_id = self.run.id if self.run else None
         # Where each USCC was first met in this file: rows this import wrote carry its id; rows it
         # found unchanged are in SeenKeys (a temporary table, so a 1M-row file costs no memory).

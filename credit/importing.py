@@ -7,17 +7,16 @@ import hashlib
 import operator
 import re
 import time
-from itertools import repeat
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any, ClassVar
 
 import structlog
 from sqlalchemy.orm import Session
 
-from credit import audit
-from credit import fields
+from credit import audit, fields
 from credit.db import tune_for_bulk
 from credit.errors import ImportFileError, SpotcheckError
 from credit.models import ImportRun

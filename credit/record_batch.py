@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Sequence
 from functools import partial
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
-from operator import itemgetter, methodcaller
+from operator import methodcaller
 from typing import Any, NamedTuple
 
 import numpy as np

@@ -204,7 +204,7 @@ def _write_visits(session: Session, task_id: int, task_frame: TaskFrame, result:
     visits = Visit.__table__
     if tuple(c.name for c in visits.columns) != VISIT_COLUMNS or tuple(c.name for c in VisitItem.__table__.columns) != VISIT_ITEM_COLUMNS:
         raise RuntimeError("the columns of visits or visit_items no longer match the draw's: the audit hashes would be wrong")
-    visit_ids = np.asarray(allocate_ids(session, visits, len(ranked)), np.int64).tolist()
+    visit_ids = list(allocate_ids(session, visits, len(ranked)))
     ranks = range(1, len(ranked) + 1)
     rows = list(zip(visit_ids, itertools.repeat(task_id), enterprise_ids, ranks, numbers, tiers, itertools.repeat(None), strict=False))
     # The rows' canonical JSON spelled directly: integers, hex digits and a tier letter need no
