@@ -176,7 +176,11 @@ def _policy_tables(policy: Policy) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _in(category: np.ndarray, names: tuple[str, ...] | list[str]) -> np.ndarray:
-    return np.isin(category, [CODE[n] for n in names])
+    """Whether each record's category is one of ``names``: a lookup in a table by code
+    (``np.isin`` sorts, 0.1 s a call at 10M records)."""
+    member = np.zeros(len(CATEGORIES), bool)
+    member[[CODE[n] for n in names]] = True
+    return member[category]
 
 
 def _end_listings(records: Records, last: np.ndarray) -> None:
@@ -206,7 +210,7 @@ def _first_offences(records: Records, policy: Policy, considered: np.ndarray) ->
     family = _FAMILY_OF[records.category]
     families = np.unique(_FAMILY_OF[[CODE[n] for n in policy.first_offence_applies_to]])
     # The history: every record of those kinds up to the grading date, whatever its status now.
-    history = np.flatnonzero(considered & np.isin(family, families))
+    history = np.flatnonzero(considered & _in(records.category, [n for n in CATEGORIES if _FAMILY_OF[CODE[n]] in families]))
     if not len(history):
         return first
     group = family[history] * len(SECTORS) + records.sector[history]
@@ -246,8 +250,7 @@ def grade(records: Records, new_economy_since: np.ndarray, policy: Policy, as_of
     months = months_table[category]
 
     last = np.where(months >= 0, add_months(records.occurred, np.maximum(months, 0)), NEVER).astype(np.int64, copy=False)
-    has_own = records.until != NO_DATE
-    last[has_own] = records.until[has_own]
+    last = np.where(records.until != NO_DATE, records.until, last)
     _end_listings(records, last)
 
     considered = records.occurred <= as_of
