@@ -1,9 +1,9 @@
 """Grading runs: read the directory in bulk, call the scoring core, store the run. Takes a session.
 
-Reading is the expensive part (performance.md §2: ORM entities cost 35× raw rows), so the
-database packs each record into two integers. On SQLite they come as one text per million ids
-that numpy parses, and on a big file a forked process reads half of them on the other core;
-PostgreSQL streams them from a server-side cursor.
+Reading is the expensive part (performance.md §2: ORM entities cost 35× raw rows). The records
+come as arrays stored once per range of ids (credit.grading_columns), the enterprises as one
+text per column; on a big SQLite file a forked process reads the enterprises on the other core
+while this one reads the records.
 """
 
 from __future__ import annotations
@@ -24,15 +24,16 @@ import structlog
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from credit import audit, forked
+from credit import audit, forked, grading_columns
 from credit.bulk import insert_rows
 from credit.errors import SpotcheckError
 from credit.fields import USCC_LENGTH
+from credit.grading_columns import code_sql, day_sql
 from credit.grading_models import CreditRepair, Grade, GradingRun
 from credit.lookup import positions
 from credit.models import CreditRecord
-from credit.policy import CODE, TIERS, Policy, parse_policy
-from credit.scoring import NO_DATE, SECTORS, Records, day_number, grade
+from credit.policy import TIERS, Policy, parse_policy
+from credit.scoring import NO_DATE, Records, day_number, grade
 from credit.textread import parse_fixed, parse_ints
 
 log = structlog.get_logger()
@@ -40,119 +41,36 @@ log = structlog.get_logger()
 # Not graded: no longer under this bureau's supervision.
 NOT_GRADED_STATUSES = ("cancelled", "revoked", "moved_out")
 WRITE_BATCH = 50_000
-# SQLite reads records by ranges of this many ids, one query each.
-CHUNK_IDS = 1_000_000
-# From this many records a grading on a SQLite file reads half of them in a forked process.
+# From this many records a grading on a SQLite file reads with a forked process beside it.
 PARALLEL_FROM = 500_000
 
-
-def _category_sql() -> str:
-    """The record's category code (credit.policy.CATEGORIES) as SQL; the worst result code wins.
-
-    Codes are matched as substrings of the stored ``A;2;B`` text, which is exact for these codes
-    (no other code contains 8, A, E or F, and 1 stands alone: ``result_codes.check_combination``;
-    a test holds the table to this). Wrapping the text in ';' for a token match costs a string
-    built per clause: 1.3 s more at 10M records.
-    """
-    c = CODE
-    return (
-        "CASE r.kind"
-        f" WHEN 'penalty' THEN CASE r.severity WHEN 'general' THEN {c['penalty.general']} WHEN 'major' THEN {c['penalty.major']} ELSE {c['penalty.severe']} END"
-        f" WHEN 'abnormal_in' THEN {c['abnormal_in']} WHEN 'abnormal_out' THEN {c['abnormal_out']}"
-        f" WHEN 'serious_in' THEN {c['serious_in']} WHEN 'serious_out' THEN {c['serious_out']}"
-        f" WHEN 'complaint' THEN CASE WHEN r.substantiated THEN {c['complaint']} ELSE {c['complaint.unsubstantiated']} END"
-        f" WHEN 'annual_report_late' THEN {c['annual_report_late']}"
-        " WHEN 'spot_check' THEN CASE"
-        f" WHEN r.result_codes LIKE '%8%' THEN {c['spot_check.obstructed']}"
-        f" WHEN r.result_codes LIKE '%A%' THEN {c['spot_check.problem']}"
-        f" WHEN r.result_codes LIKE '%E%' THEN {c['spot_check.corrected']}"
-        f" WHEN r.result_codes = '1' OR r.result_codes LIKE '%F%' THEN {c['spot_check.clean']}"
-        f" ELSE {c['spot_check.other']} END"
-        f" WHEN 'commitment_breach' THEN {c['commitment_breach']}"
-        f" ELSE {c['commendation']} END"
-    )
-
-
-# Result codes the category SQL looks for as substrings.
-MATCHED_CODES = ("8", "A", "E", "F")
-
-
-def _sector_sql() -> str:
-    whens = " ".join(f"WHEN '{name}' THEN {code}" for code, name in enumerate(SECTORS) if name)
-    return f"CASE r.sector {whens} ELSE 0 END"
-
-
-def _day_sql(dialect: str, column: str) -> str:
-    """Days since 1900-01-01 (credit.scoring.day_number) of a DATE column."""
-    if dialect == "sqlite":
-        return f"CAST(julianday({column}) - 2415020.5 AS INTEGER)"
-    return f"({column} - DATE '1900-01-01')"
+# An approved repair decided on or before the grading date, among the first :max_repair.
+_REPAIRED = ("SELECT p.record_id FROM credit_repairs p WHERE p.status = 'approved'"
+             " AND p.decided_on <= :as_of AND p.id <= :max_repair")
+# A superseded version is replaced by its correction (records are append-only). "+s.id": on
+# SQLite a bare s.id would make the planner walk the whole table by key (4 s at 10M records)
+# instead of the few rows of the supersedes index.
+_SUPERSEDED = "SELECT s.supersedes_id FROM credit_records s WHERE s.supersedes_id IS NOT NULL AND +s.id <= :max_record"
 
 
 def _packed_columns(dialect: str) -> tuple[str, str]:
     """Two integers per record: enterprise_id·512 + repaired·256 + sector·32 + category, and
     occurred·2³² + (until + 1 or 0)."""
-    day = lambda column: _day_sql(dialect, column)  # noqa: E731
-    repaired = (
-        "CASE WHEN r.id IN (SELECT p.record_id FROM credit_repairs p WHERE p.status = 'approved'"
-        " AND p.decided_on <= :as_of AND p.id <= :max_repair) THEN 256 ELSE 0 END"
-    )
     return (
-        f"CAST(r.enterprise_id AS BIGINT) * 512 + {repaired} + ({_sector_sql()}) * 32 + ({_category_sql()})",
-        f"CAST({day('r.occurred_on')} AS BIGINT) * 4294967296 + COALESCE({day('r.effective_until')} + 1, 0)",
+        f"CAST(r.enterprise_id AS BIGINT) * 512 + CASE WHEN r.id IN ({_REPAIRED}) THEN 256 ELSE 0 END + {code_sql()}",
+        f"CAST({day_sql(dialect, 'r.occurred_on')} AS BIGINT) * 4294967296 + COALESCE({day_sql(dialect, 'r.effective_until')} + 1, 0)",
     )
-
-
-# A superseded version is replaced by its correction (records are append-only). "+s.id": on
-# SQLite a bare s.id would make the planner walk the whole table by key (4 s at 10M records)
-# instead of the few rows of the supersedes index.
-_CURRENT = (
-    " AND r.id NOT IN (SELECT s.supersedes_id FROM credit_records s"
-    " WHERE s.supersedes_id IS NOT NULL AND +s.id <= :max_record)"
-)
 
 
 def records_sql(dialect: str, *, with_id: bool, one_enterprise: bool) -> str:
     """The two packed integers (``_packed_columns``) of each current record dated on or before
-    :as_of, up to record :max_record."""
+    :as_of, up to record :max_record: one enterprise's records as ``credit show`` explains them."""
     a, b = _packed_columns(dialect)
     return (
         f"SELECT {'r.id, ' if with_id else ''}{a}, {b} FROM credit_records r"
-        " WHERE r.occurred_on <= :as_of AND r.id <= :max_record" + _CURRENT
+        f" WHERE r.occurred_on <= :as_of AND r.id <= :max_record AND r.id NOT IN ({_SUPERSEDED})"
         + (" AND r.enterprise_id = :enterprise" if one_enterprise else "")
     )
-
-
-def chunk_sql() -> str:
-    """SQLite: the records of ids :low < id <= :high as one comma-separated text, and their
-    count (credit.textread: a row at a time through the cursor cost 6 s more at 10M records)."""
-    a, b = _packed_columns("sqlite")
-    # One upper bound on r.id: given two, SQLite may bound its key range by the wrong one.
-    return (
-        f"SELECT count(*), group_concat(({a}) || ',' || ({b}), ',') FROM credit_records r"
-        " WHERE r.id > :low AND r.id <= :high AND r.occurred_on <= :as_of" + _CURRENT
-    )
-
-
-def read_chunks(connection: sqlite3.Connection, params: dict[str, Any], low: int, high: int) -> np.ndarray:
-    """The packed records of ids ``low < id <= high`` through a raw sqlite3 connection, in chunks
-    of ``CHUNK_IDS`` ids (a text of some 25 MB each)."""
-    sql, parts = chunk_sql(), []
-    params = {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in params.items()}
-    for start in range(low, high, CHUNK_IDS):
-        end = min(start + CHUNK_IDS, high)
-        count, packed = connection.execute(sql, {**params, "low": start, "high": end}).fetchone()
-        parts.append(parse_ints(packed, 2 * count, f"credit records {start + 1}–{end}"))
-    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
-
-
-def _read_chunks_from_file(path: str, params: dict[str, Any], low: int, high: int) -> np.ndarray:
-    """``read_chunks`` on a read-only connection of its own (in the forked reader)."""
-    connection = sqlite3.connect(f"{pathlib.Path(path).absolute().as_uri()}?mode=ro", uri=True)
-    try:
-        return read_chunks(connection, params, low, high)
-    finally:
-        connection.close()
 
 
 @contextmanager
@@ -179,12 +97,9 @@ def stream_rows(session: Session, sql: str, params: dict[str, Any]) -> Iterator[
 
 def unpack_records(packed: np.ndarray, enterprise_index: np.ndarray) -> Records:
     a, b = packed[0::2], packed[1::2]
-    # In place where it can be: each new array of ten million is a round of page faults.
-    sector = a >> 5
-    sector &= 7
     until = b & 0xFFFFFFFF
     until -= 1
-    return Records(enterprise=enterprise_index, category=a & 31, sector=sector, occurred=b >> 32, until=until, repaired=(a & 256) != 0)
+    return Records(enterprise=enterprise_index, category=a & 31, sector=(a >> 5) & 7, occurred=b >> 32, until=until, repaired=(a & 256) != 0)
 
 
 @dataclass
@@ -204,7 +119,7 @@ def record_bounds(session: Session) -> tuple[int, int]:
 
 
 def _forking(session: Session, max_record: int) -> str | None:
-    """The SQLite file whose records a forked reader may share, or None."""
+    """The SQLite file a forked reader may share, or None."""
     database = session.get_bind().url.database
     if not forked.AVAILABLE or session.connection().dialect.name != "sqlite" or database in (None, "", ":memory:"):
         return None
@@ -212,13 +127,39 @@ def _forking(session: Session, max_record: int) -> str | None:
 
 
 def hold_write_lock(session: Session) -> None:
-    """Take SQLite's write lock now: until the transaction ends nobody else commits, so a
-    forked reader sees what the session sees. (An empty write takes it; elsewhere, nothing.)"""
+    """Take the write lock now: until the transaction ends nobody else adds records or commits,
+    so a forked reader sees what the session sees, and every record up to the highest id is
+    committed (SQLite: an empty write; PostgreSQL: grading_columns.lock_records)."""
     if session.connection().dialect.name == "sqlite":
         session.connection().exec_driver_sql("DELETE FROM grades WHERE 0")
+    grading_columns.lock_records(session)
 
 
-def _enterprises(session: Session, dialect: str) -> tuple[np.ndarray, list[str], np.ndarray]:
+_STATUSES = ", ".join(f"'{s}'" for s in NOT_GRADED_STATUSES)
+
+
+def _enterprises_text(connection: sqlite3.Connection) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """``_enterprises`` on SQLite, one text per column (credit.textread)."""
+    since_sql = f"COALESCE({day_sql('sqlite', 'e.new_economy_since')}, {NO_DATE})"
+    sql = (f"SELECT count(*), group_concat(e.id, ','), group_concat(e.uscc, ''), group_concat({since_sql}, ',')"
+           f" FROM enterprises e WHERE e.status NOT IN ({_STATUSES})")
+    count, ids_text, usccs_text, since_text = connection.execute(sql).fetchone()
+    codes = parse_fixed(usccs_text, count, USCC_LENGTH, "USCCs of the enterprises under supervision")
+    order = np.argsort(codes, kind="stable")
+    return (parse_ints(ids_text, count, "enterprises under supervision")[order], codes[order].astype(str).tolist(),
+            parse_ints(since_text, count, "四新认定日期 of the enterprises under supervision")[order])
+
+
+def _enterprises_from_file(path: str) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """``_enterprises_text`` on a read-only connection of its own (in the forked reader)."""
+    connection = sqlite3.connect(f"{pathlib.Path(path).absolute().as_uri()}?mode=ro", uri=True)
+    try:
+        return _enterprises_text(connection)
+    finally:
+        connection.close()
+
+
+def _enterprises(session: Session) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Every enterprise under supervision in USCC order: ids, USCCs and 四新认定日期 day numbers.
 
     Read as stored and sorted here: SQLite would follow the USCC index, a random access per row
@@ -226,17 +167,11 @@ def _enterprises(session: Session, dialect: str) -> tuple[np.ndarray, list[str],
     UTF-8 (SQLite's BINARY, PostgreSQL's "C" collation), on every database: the result digest is
     over this order.
     """
-    statuses = ", ".join(f"'{s}'" for s in NOT_GRADED_STATUSES)
-    since_sql = f"COALESCE({_day_sql(dialect, 'e.new_economy_since')}, {NO_DATE})"
-    where = f"e.status NOT IN ({statuses})"
-    if dialect == "sqlite":  # one text per column (credit.textread)
-        sql = f"SELECT count(*), group_concat(e.id, ','), group_concat(e.uscc, ''), group_concat({since_sql}, ',') FROM enterprises e WHERE {where}"
-        count, ids_text, usccs_text, since_text = session.connection().connection.dbapi_connection.execute(sql).fetchone()
-        codes = parse_fixed(usccs_text, count, USCC_LENGTH, "USCCs of the enterprises under supervision")
-        order = np.argsort(codes, kind="stable")
-        return (parse_ints(ids_text, count, "enterprises under supervision")[order], codes[order].astype(str).tolist(),
-                parse_ints(since_text, count, "四新认定日期 of the enterprises under supervision")[order])
-    with stream_rows(session, f"SELECT e.id, e.uscc, {since_sql} FROM enterprises e WHERE {where}", {}) as stream:
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        return _enterprises_text(connection.connection.dbapi_connection)
+    since_sql = f"COALESCE({day_sql(connection.dialect.name, 'e.new_economy_since')}, {NO_DATE})"
+    with stream_rows(session, f"SELECT e.id, e.uscc, {since_sql} FROM enterprises e WHERE e.status NOT IN ({_STATUSES})", {}) as stream:
         rows = list(stream)
     order = np.argsort(np.array([r[1] for r in rows], dtype=str), kind="stable")
     ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))[order]
@@ -244,29 +179,41 @@ def _enterprises(session: Session, dialect: str) -> tuple[np.ndarray, list[str],
     return ids, [rows[i][1] for i in order.tolist()], since
 
 
-def read_population(session: Session, as_of: dt.date, max_record: int, max_repair: int, *, fork: bool = False) -> Population:
-    """Every enterprise under supervision, in USCC order, and its records as of ``as_of``.
+def _marked(ids: np.ndarray, session: Session, sql: str, params: dict[str, Any]) -> np.ndarray:
+    """Whether each of ``ids`` (ascending) is among the ids ``sql`` selects (a few: repairs,
+    corrections)."""
+    found = np.array(sorted({row[0] for row in session.execute(text(sql), params)}), np.int64)
+    marked = np.zeros(len(ids), bool)
+    at = np.searchsorted(ids, found)
+    hit = at < len(ids)
+    at, found = at[hit], found[hit]
+    marked[at[ids[at] == found]] = True
+    return marked
 
-    With ``fork`` (the caller holds the write lock: ``hold_write_lock``), a big SQLite file's
-    upper half of records is read by a forked process while this one reads the rest.
+
+def read_population(session: Session, as_of: dt.date, max_record: int, max_repair: int, *, fork: bool = False) -> Population:
+    """Every enterprise under supervision, in USCC order, and its current records dated on or
+    before ``as_of``, up to record ``max_record``.
+
+    The caller holds the write lock (``hold_write_lock``): any range of records the grading
+    columns do not hold yet is derived and stored, with ``fork`` on a big SQLite file half of it
+    by a forked process, which then reads the enterprises while this one reads the records.
     """
-    dialect = session.connection().dialect.name
-    params = {"as_of": as_of, "max_record": max_record, "max_repair": max_repair}
     database = _forking(session, max_record) if fork else None
-    middle = max_record // 2 if database else max_record
-    upper = forked.start(_read_chunks_from_file, database, params, middle, max_record) if database else None
-    with forked.reaped(upper):
-        ids, usccs, since = _enterprises(session, dialect)
-        if dialect == "sqlite":
-            packed = read_chunks(session.connection().connection.dbapi_connection, params, 0, middle)
-        else:
-            with stream_rows(session, records_sql(dialect, with_id=False, one_enterprise=False), params) as stream:
-                packed = np.fromiter(itertools.chain.from_iterable(stream), np.int64)
-    if upper:
-        packed = np.concatenate([packed, upper()])
-    at = positions(ids, packed[0::2] >> 9)
-    graded = at >= 0  # not graded: no longer under supervision
-    records = unpack_records(packed[np.repeat(graded, 2)], at[graded])
+    grading_columns.fill(session, max_record, database)
+    reader = forked.start(_enterprises_from_file, database) if database else None
+    with forked.reaped(reader):
+        columns = grading_columns.read(session, max_record)
+        params = {"as_of": as_of, "max_record": max_record, "max_repair": max_repair}
+        current = ~_marked(columns.ids, session, _SUPERSEDED, params)
+        current &= columns.occurred <= day_number(as_of)
+        repaired = _marked(columns.ids, session, _REPAIRED, params)
+        ids, usccs, since = reader() if reader else _enterprises(session)
+    at = positions(ids, columns.enterprise)
+    current &= at >= 0  # not graded: no longer under supervision
+    code = columns.code[current]
+    records = Records(enterprise=at[current], category=code & 31, sector=code >> 5, occurred=columns.occurred[current],
+                      until=columns.until[current], repaired=repaired[current])
     return Population(ids, usccs, since, records)
 
 

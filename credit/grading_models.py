@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, SmallInteger, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from credit.db import Base, enum_type, one_of, utcnow
@@ -73,3 +73,19 @@ class CreditRepair(Base):
     decided_on: Mapped[dt.date | None]
     decision_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class GradingColumns(Base):
+    """The credit records of ids ``low_id < id <= high_id`` as the grader reads them, as arrays
+    (credit.grading_columns). Derived from the records, which are append-only; ``audit verify``
+    derives them again and compares."""
+
+    __tablename__ = "grading_columns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    low_id: Mapped[int]
+    high_id: Mapped[int]
+    records: Mapped[int]
+    # What the arrays mean (credit.grading_columns.LAYOUT); rows of another are derived again.
+    layout: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)

@@ -147,6 +147,9 @@ class Directory:
         them, or a list of each row's."""
         return self.write([Row(n, v, c) for n, v, c in zip(numbers, values, cells, strict=True)])
 
+    def finish(self) -> None:
+        """After the last batch, in the import's transaction: write what was kept for the end."""
+
     @classmethod
     def export_header(cls, columns: Sequence[Column], english: bool) -> list[str]:
         return [c.name if english else c.label for c in columns]
@@ -477,6 +480,7 @@ def run_import(
             log.info("import_progress", kind=directory_cls.kind, rows=seen, rows_per_s=round(seen / (now - started)))
     if seen == 0:
         raise ImportFileError(f"{file}: the file has a header but no data rows")
+    directory.finish()
     report.inserted, report.updated, report.unchanged = (directory.counts[k] for k in ("inserted", "updated", "unchanged"))
     run.inserted, run.updated, run.unchanged, run.rejected = report.inserted, report.updated, report.unchanged, report.rejected
     report.seconds = time.perf_counter() - started

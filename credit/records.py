@@ -16,6 +16,7 @@ from credit.bulk import allocate_ids, fetch_in, insert_new_rows
 from credit.digest import canonical, digest64, digest128
 from credit.directory import Refusals, export_cell
 from credit.enums import AbnormalGround, RecordKind, Sector, Severity
+from credit.grading_columns import Collector
 from credit.importing import Column, Directory, Row
 from credit.models import CreditRecord, Enterprise
 from credit.record_batch import Combinations, RecordColumns, RecordRules, row_hashes
@@ -146,6 +147,8 @@ class Records(Directory):
         # Records with a larger id were written after this import started.
         self.id_floor = self.session.scalar(select(func.max(CreditRecord.id))) or 0
         self.combinations: Combinations | None = None
+        # The stored records as the grader reads them (credit.grading_columns), written at the end.
+        self.grading_columns = Collector(self.session)
         if tuple(c.name for c in CreditRecord.__table__.columns) != TABLE_LAYOUT:
             raise RuntimeError("credit_records' columns no longer match TABLE_LAYOUT: the audit hashes would be wrong")
 
@@ -234,7 +237,14 @@ class Records(Directory):
         else:
             rows = [self._stored(row[2], row[3:9]) + (row[0], row[1], None, run_id, row[9], False) for row in own]
             insert_new_rows(self.session, table, INSERT_COLUMNS, rows, hashes=hashes)
+        known = self.combinations.values
+        codes = {n: self.grading_columns.code(*known[n][:3], *known[n][4:6]) for n in set(values.combinations)}
+        self.grading_columns.add(new_ids, enterprise_ids, list(map(codes.__getitem__, values.combinations)),  # type: ignore[arg-type]
+                         values.occurred_on, values.effective_until)
         return []
+
+    def finish(self) -> None:
+        self.grading_columns.flush()
 
     def _stored(self, combination: int, own: tuple[Any, ...]) -> tuple[Any, ...]:
         """RECORD_FIELDS and the digests as ``pack`` stores them, from a combination and the
@@ -294,6 +304,9 @@ class Records(Directory):
             rows.append((*stored, id_, eid, latest, run_id, row.number, False))
             hashes.append(hash_json(f"[{id_},{eid},{middle},{_json_int(latest)},false,{_json_int(run_id)},{row.number}]"))
         insert_new_rows(self.session, table, INSERT_COLUMNS, rows, hashes=hashes)
+        # RECORD_FIELDS: kind, severity, sector, ground, substantiated, result_codes, occurred_on, …, effective_until
+        self.grading_columns.add(new_ids, [row[-5] for row in rows], [self.grading_columns.code(*row[:3], *row[4:6]) for row in rows],
+                         [row[6] for row in rows], [row[9] for row in rows])
         self.seen.add(unchanged)
         return refused
 

@@ -750,9 +750,21 @@ def _one_query(env: Env, as_of: dt.date, graded: set[int]) -> list[tuple[int, ..
     return sorted(row for row in rows if row[0] in graded)
 
 
-def test_chunked_and_forked_readers_read_what_the_one_query_reader_reads(data: tuple[Env, dict[int, str]], monkeypatch: pytest.MonkeyPatch) -> None:
-    """SQLite reads the records in chunks of ids, as text numpy parses, half of them in a forked
-    process on a big file: the same records, repairs and corrections as the one query."""
+def _stored_columns(env: Env) -> list[tuple[int, int, int, bytes]]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(env.url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text("SELECT low_id, high_id, records, data FROM grading_columns ORDER BY low_id"))]
+    finally:
+        engine.dispose()
+
+
+def test_stored_and_derived_columns_read_what_the_one_query_reader_reads(data: tuple[Env, dict[int, str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The grader reads the records as the import stored them (credit.grading_columns); derived
+    again by SQL, in ranges of a few ids and half of them by a forked process on SQLite, they are
+    the same bytes, and the same records, repairs and corrections as the one query."""
     import credit.forked
 
     env, u = data
@@ -760,6 +772,8 @@ def test_chunked_and_forked_readers_read_what_the_one_query_reader_reads(data: t
     fixed = [_record(u[C_POINTS], "行政处罚", "2025-09-01", "CF-5", severity="一般", sector="其他")]
     env.run("import", "records", str(env.csv("fix.csv", RECORD_HEADER, fixed)))
     as_of = dt.date(2026, 7, 15)
+    stored = _stored_columns(env)
+    assert [(low, high, n) for low, high, n, _ in stored] == [(0, 19, 19), (19, 20, 1)]  # one range per import
     forks: list[Any] = []
     real_start = credit.forked.start
     monkeypatch.setattr("credit.forked.start", lambda *args: forks.append(args[0]) or real_start(*args))
@@ -769,16 +783,46 @@ def test_chunked_and_forked_readers_read_what_the_one_query_reader_reads(data: t
     assert whole == reference and len(whole) == 18  # every record but the cancelled one's and the corrected version
     assert sum(row[5] for row in whole) == 1  # the repair
     assert population.usccs == sorted(population.usccs) and len(population.usccs) == 11
-    monkeypatch.setattr("credit.grading.CHUNK_IDS", 2)
+    assert forks == []
+
+    monkeypatch.setattr("credit.grading_columns.CHUNK_IDS", 2)
     monkeypatch.setattr("credit.grading.PARALLEL_FROM", 0)
+    _delete_columns(env)
     assert _read(env, as_of, fork=True)[1] == reference
-    assert len(forks) == (1 if env.url.startswith("sqlite") else 0)  # PostgreSQL streams one query
+    sqlite = env.url.startswith("sqlite")
+    assert [f.__name__ for f in forks] == (["_derive_file", "_enterprises_from_file"] if sqlite else [])
+    # _read rolls back: derived again, in ranges of two ids, and kept this time by a grading.
+    grade(env, "2026-07-15")
+    derived = _stored_columns(env)
+    assert [(low, high) for low, high, _, _ in derived] == [(i, i + 2) for i in range(0, 20, 2)]
+    assert b"".join(_decoded(d) for d in derived) == b"".join(_decoded(d) for d in stored)
+
+
+def _delete_columns(env: Env) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(env.url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM grading_columns"))
+    finally:
+        engine.dispose()
+
+
+def _decoded(row: tuple[int, int, int, bytes]) -> bytes:
+    """A stored range's records, one per line, comparable across ranges of other bounds."""
+    from credit.grading_columns import Columns
+
+    low, _, count, data = row
+    c = Columns.decode(bytes(data), low, count)
+    return b"".join(f"{r}\n".encode() for r in zip(c.ids.tolist(), c.enterprise.tolist(), c.occurred.tolist(), c.until.tolist(), c.code.tolist()))
 
 
 def test_forked_reader_gives_the_same_run(data: tuple[Env, dict[int, str]], monkeypatch: pytest.MonkeyPatch) -> None:
     env, _ = data
     first = grade(env, AS_OF)
-    monkeypatch.setattr("credit.grading.CHUNK_IDS", 3)
+    _delete_columns(env)
+    monkeypatch.setattr("credit.grading_columns.CHUNK_IDS", 3)
     monkeypatch.setattr("credit.grading.PARALLEL_FROM", 0)
     second = grade(env, AS_OF)
     runs = {r["run"]: r for r in env.json("credit", "runs")}
@@ -795,6 +839,9 @@ def test_unreadable_stored_date_is_refused_not_dropped(tmp_path: Path, make_uscc
     load(env, make_uscc)
     with sqlite3.connect(tmp_path / "test.db") as connection:
         connection.execute("UPDATE credit_records SET occurred_on = '2025-99-99' WHERE document_no = 'CF-5'")
+        # The import stored the record's columns as they were; a grading derives them only
+        # for the records no stored range covers.
+        connection.execute("DELETE FROM grading_columns")
     result = env.run("credit", "grade", "--as-of", AS_OF, expect=1)
     assert "credit records" in result.stderr and "readable" in result.stderr and "Traceback" not in result.stderr
     assert env.json("credit", "runs") == []

@@ -281,9 +281,9 @@ def test_row_order_does_not_matter(rows: list[R], new_economy: list, rnd) -> Non
 
 
 def test_result_codes_the_grading_sql_matches_as_substrings() -> None:
-    """credit.grading reads a spot check's category from its stored ``A;2;B`` text by substring:
+    """credit.grading_columns reads a spot check's category from its stored ``A;2;B`` text by substring:
     exact only while no other code contains 8, A, E or F, and 1 (inside 10, 11, 12) stands alone."""
-    from credit.grading import MATCHED_CODES
+    from credit.grading_columns import MATCHED_CODES
     from credit.result_codes import parse_result_codes, result_codes
 
     codes = list(result_codes())
