@@ -178,7 +178,7 @@ def _regraded(session: Session, run: GradingRun, rows: list[tuple[str, str, int,
     population = read_population(session, run.as_of, run.max_record_id, run.max_repair_id)
     again = grade(population.records, population.new_economy_since, run_policy(run), day_number(run.as_of))
     tiers = np.array(TIERS)[again.tier].tolist()
-    wanted = dict(zip(population.usccs, zip(tiers, again.score.tolist(), strict=True), strict=True))
+    wanted = dict(zip(population.usccs.astype(str).tolist(), zip(tiers, again.score.tolist(), strict=True), strict=True))
     stored = {u: (t, s) for u, t, s, _ in rows}
     # Enterprises registered after the run are in today's population but were never in the run.
     out = [f"grades {uscc}: stored {stored[uscc][0]} {stored[uscc][1]}, re-graded {t} {s}"

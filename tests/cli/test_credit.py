@@ -782,7 +782,7 @@ def test_stored_and_derived_columns_read_what_the_one_query_reader_reads(data: t
     reference = _one_query(env, as_of, set(population.ids.tolist()))
     assert whole == reference and len(whole) == 18  # every record but the cancelled one's and the corrected version
     assert sum(row[5] for row in whole) == 1  # the repair
-    assert population.usccs == sorted(population.usccs) and len(population.usccs) == 11
+    assert population.usccs.tolist() == sorted(population.usccs.tolist()) and len(population.usccs) == 11
     assert forks == []
 
     monkeypatch.setattr("credit.grading_columns.CHUNK_IDS", 2)
