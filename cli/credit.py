@@ -16,6 +16,7 @@ from credit.drift import drift
 from credit.explain import explain, run_summary, what_if
 from credit.grading import create_run, get_run
 from credit.grading_models import Grade, GradingRun
+from credit.memory import keep_freed_memory
 from credit.models import District, Enterprise
 from credit.policy import TIERS, load_policy
 from credit.repair import approve, reject, request
@@ -72,6 +73,7 @@ def grade_cmd(app: App, as_of: dt.datetime | None, policy_file: Path | None, as_
     Example:
       spotcheck credit grade --as-of 2026-06-30 --json
     """
+    keep_freed_memory()  # some forty arrays of ten million come and go (credit.memory)
     with summary("credit grade") as facts:
         policy = load_policy(policy_file)
         with app.session() as session:

@@ -55,7 +55,7 @@ if len(CATEGORIES) > 32 or len(SECTORS) > 8:
 
 @dataclass(frozen=True)
 class Columns:
-    """Records as parallel int64 arrays, in id order."""
+    """Records as parallel integer arrays, in id order."""
 
     ids: np.ndarray
     enterprise: np.ndarray
@@ -74,14 +74,19 @@ class Columns:
         return b"".join(values[name].astype(dtype).tobytes() for name, dtype in _ARRAYS)
 
     @classmethod
-    def decode(cls, data: bytes, low: int, count: int) -> Columns:
+    def decode(cls, data: bytes, low: int, count: int, *, widen: bool = True) -> Columns:
+        """The arrays of a stored row: int64 (``widen``), or as stored (views of ``data``) but
+        for the ids."""
         if len(data) != count * _RECORD_BYTES:
             raise RuntimeError(f"grading columns after record {low}: {len(data)} bytes for {count} records")
         arrays, at = {}, 0
         for name, dtype in _ARRAYS:
-            size = np.dtype(dtype).itemsize * count
-            arrays[name] = np.frombuffer(data, dtype, count, at).astype(np.int64)
-            at += size
+            arrays[name] = np.frombuffer(data, dtype, count, at)
+            at += np.dtype(dtype).itemsize * count
+        if not widen:
+            arrays["ids"] = arrays["ids"].astype(np.int64) + low
+            return cls(**arrays)
+        arrays = {name: a.astype(np.int64) for name, a in arrays.items()}
         arrays["ids"] += low
         return cls(**arrays)
 
@@ -246,20 +251,45 @@ def lock_records(session: Session) -> None:
         session.connection().exec_driver_sql("LOCK TABLE credit_records IN SHARE MODE")
 
 
+def _blobs(session: Session, ids: list[int]) -> list[bytes]:
+    """The ``data`` of these rows. SQLite reads each through its incremental blob I/O: 0.06 s for
+    ten million records' arrays, against 0.5 s for the same bytes as a column of a SELECT."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        raw = connection.connection.dbapi_connection
+        out = []
+        for id_ in ids:
+            with raw.blobopen(GradingColumns.__tablename__, "data", id_, readonly=True) as blob:
+                out.append(blob.read())
+        return out
+    found = dict(session.execute(select(GradingColumns.id, GradingColumns.data).where(GradingColumns.id.in_(ids))).all())
+    return [bytes(found[i]) for i in ids]
+
+
 def read(session: Session, max_record: int) -> Columns:
-    """Every record up to ``max_record`` (``fill`` first), in id order."""
+    """Every record up to ``max_record`` (``fill`` first), in id order. The arrays keep their
+    stored types, but for the ids (int64)."""
     rows = session.execute(
-        select(GradingColumns.low_id, GradingColumns.high_id, GradingColumns.records, GradingColumns.data)
+        select(GradingColumns.id, GradingColumns.low_id, GradingColumns.high_id, GradingColumns.records)
         .where(GradingColumns.layout == LAYOUT, GradingColumns.low_id < max_record).order_by(GradingColumns.low_id)
     ).all()
     at = 0
-    for low, high, _, _ in rows:
+    for _, low, high, _ in rows:
         if low != at:
             raise RuntimeError(f"grading columns: no stored range covers records {at + 1}–{low}")
         at = high
     if at < max_record:
         raise RuntimeError(f"grading columns: no stored range covers records {at + 1}–{max_record}")
-    return Columns.join([Columns.decode(data, low, count) for low, _, count, data in rows]).up_to(max_record)
+    # Each array made once at its full length and filled a range at a time: no concatenation.
+    total = sum(count for *_, count in rows)
+    out = {name: np.empty(total, np.int64 if name == "ids" else dtype) for name, dtype in _ARRAYS}
+    start = 0
+    for (_, low, _, count), data in zip(rows, _blobs(session, [r[0] for r in rows]), strict=True):
+        part = Columns.decode(data, low, count, widen=False)
+        for name, _ in _ARRAYS:
+            out[name][start:start + count] = getattr(part, name)
+        start += count
+    return Columns(**out).up_to(max_record)
 
 
 def verify(session: Session) -> list[str]:
