@@ -15,12 +15,12 @@ from cli.directory import _path_with_table_suffix
 from credit.drift import drift
 from credit.explain import explain, run_summary, what_if
 from credit.grading import create_run, get_run
-from credit.grading_models import Grade, GradingRun
+from credit.grading_models import GradingRun
 from credit.memory import keep_freed_memory
-from credit.models import District, Enterprise
 from credit.policy import TIERS, load_policy
 from credit.repair import approve, reject, request
 from credit.tabular import write_table
+from credit.tier_lists import tier_list
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 policy_option = click.option(
@@ -228,16 +228,7 @@ def list_cmd(app: App, tiers: tuple[str, ...], districts: tuple[str, ...], run_i
     """
     with summary("credit list") as facts, app.session() as session:
         run = get_run(session, run_id)
-        query = (
-            select(Enterprise.uscc, Enterprise.name, Enterprise.district_code, District.name, Enterprise.station, Grade.tier, Grade.score, Grade.reasons)
-            .join(Enterprise, Enterprise.id == Grade.enterprise_id)
-            .join(District, District.code == Enterprise.district_code)
-            .where(Grade.run_id == run.id, Grade.tier.in_(tiers))
-            .order_by(Grade.score.desc(), Enterprise.uscc)
-        )
-        if districts:
-            query = query.where(Enterprise.district_code.in_(districts))
-        rows = ([*r[:6], r[6] / 100, r[7]] for r in session.execute(query))
+        rows = tier_list(session, run, tiers, districts)
         if out is not None:
             count = write_table(out, LIST_HEADER, rows, sheet_title="信用风险分类")
             facts.update(rows=count)

@@ -30,10 +30,11 @@ FRESH = "audit_fresh"  # session.info: table name → highest id before this tra
 ACTOR = "actor"  # session.info: the Actor the session works for
 PENDING = "audit_pending"  # session.info: the Pending changes hashed so far
 
-# Not audited row by row: the trail itself, alembic's bookkeeping, the grades of a run, which
-# are a million rows each and carry their own digest (grading_runs.result_sha256) instead, and
-# the grading columns, derived from the records and checked by deriving them again.
-UNAUDITED = frozenset({"audit_events", "audit_rows", "audit_packs", "audit_head", "alembic_version", "grades", "grading_columns"})
+# Not audited row by row: the trail itself, alembic's bookkeeping, the grades of a run, a million
+# each, which carry their own digest (grading_runs.result_sha256) instead, and the grading
+# columns, derived from the records and checked by deriving them again.
+UNAUDITED = frozenset({"audit_events", "audit_rows", "audit_packs", "audit_head", "alembic_version", "grade_parts", "grade_reasons",
+                       "grading_columns"})
 _CHUNK = 500
 
 

@@ -21,7 +21,7 @@ APPEND: tuple[str, ...] = ("INSERT",)  # rows once written are kept as they are
 HEAD: tuple[str, ...] = ("INSERT", "UPDATE")  # a single row moved forward, never removed
 
 PLANNER_TABLES: tuple[str, ...] = (
-    "districts", "departments", "imports", "enterprises", "credit_records", "grading_runs", "grades", "grading_columns",
+    "districts", "departments", "imports", "enterprises", "credit_records", "grading_runs", "grade_parts", "grade_reasons", "grading_columns",
     "credit_repairs", "inspectors", "inspector_qualifications", "inspector_leaves", "inspector_conflicts",
     "check_items", "holiday_schedules", "plans", "plan_departments", "plan_batches", "tasks", "task_items",
     "draw_attempts", "draws", "visits", "visit_items", "assignment_runs", "assignments", "replacements",

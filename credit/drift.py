@@ -6,11 +6,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased
+import numpy as np
+from sqlalchemy.orm import Session
 
+from credit import grade_store
 from credit.grading import get_run, tier_counts
-from credit.grading_models import Grade
 from credit.policy import TIERS
 
 # A share of 0 would make the index infinite; the usual practice is a small floor.
@@ -53,18 +53,12 @@ class Drift:
 
 def drift(session: Session, run_a: int, run_b: int) -> Drift:
     a, b = get_run(session, run_a), get_run(session, run_b)
-    ga, gb = aliased(Grade), aliased(Grade)
-    matrix = {t: dict.fromkeys(TIERS, 0) for t in TIERS}
-    pairs = (
-        select(ga.tier, gb.tier, func.count())
-        .join(gb, (gb.enterprise_id == ga.enterprise_id) & (gb.run_id == b.id))
-        .where(ga.run_id == a.id)
-        .group_by(ga.tier, gb.tier)
-    )
-    both = 0
-    for tier_a, tier_b, n in session.execute(pairs):
-        matrix[tier_a][tier_b] = n
-        both += n
+    ga, gb = (grade_store.load(session, r.id, with_reasons=False) for r in (a, b))
+    # Enterprises graded in both runs: their tiers side by side (ids ascending in each run).
+    _, in_a, in_b = np.intersect1d(ga.enterprise, gb.enterprise, assume_unique=True, return_indices=True)
+    cells = np.bincount(ga.tier[in_a] * len(TIERS) + gb.tier[in_b], minlength=len(TIERS) ** 2).reshape(len(TIERS), len(TIERS))
+    matrix = {ta: {tb: int(cells[i, j]) for j, tb in enumerate(TIERS)} for i, ta in enumerate(TIERS)}
+    both = len(in_a)
     counts_a, counts_b = tier_counts(a), tier_counts(b)
     index = psi(counts_a, counts_b)
     return Drift(a.id, b.id, counts_a, counts_b, matrix, a.enterprises - both, b.enterprises - both, index, verdict(index))

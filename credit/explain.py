@@ -10,9 +10,10 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from credit import grade_store
 from credit.errors import SpotcheckError
 from credit.grading import get_run, record_bounds, records_sql, run_policy, stream_rows, unpack_records
-from credit.grading_models import Grade, GradingRun
+from credit.grading_models import GradingRun
 from credit.models import CreditRecord, Enterprise
 from credit.policy import CATEGORIES, TIERS, Policy
 from credit.repair import eligible_from
@@ -107,11 +108,11 @@ def explain(session: Session, uscc: str, run_id: int | None) -> Explanation:
         tier=TIERS[grading.tier[0]], score=int(grading.score[0]) / 100, reasons=grading.reasons(0),
         lines=_lines(session, ids, records, grading),
     )
-    stored = session.get(Grade, (run.id, enterprise.id))
-    if stored is None:
+    stored = grade_store.load(session, run.id, [enterprise.id])
+    if not len(stored):
         result.stored = {"graded": False, "why": f"not graded in run {run.id} (登记状态 {enterprise.status.label})"}
-    elif (stored.tier, stored.score, stored.reasons) != (result.tier, round(result.score * 100), result.reasons):
-        result.stored = {"graded": True, "tier": stored.tier, "score": stored.score / 100, "reasons": stored.reasons}
+    elif (stored.tier_of(0), int(stored.score[0]), stored.reasons_of(0)) != (result.tier, round(result.score * 100), result.reasons):
+        result.stored = {"graded": True, "tier": stored.tier_of(0), "score": int(stored.score[0]) / 100, "reasons": stored.reasons_of(0)}
     return result
 
 

@@ -9,7 +9,6 @@ while this one reads the records.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import itertools
 import pathlib
 import sqlite3
@@ -24,15 +23,14 @@ import structlog
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from credit import audit, forked, grading_columns
-from credit.bulk import insert_rows
+from credit import audit, forked, grade_store, grading_columns
 from credit.errors import SpotcheckError
 from credit.fields import USCC_LENGTH
 from credit.grading_columns import code_sql, day_sql
-from credit.grading_models import CreditRepair, Grade, GradingRun
+from credit.grading_models import CreditRepair, GradingRun
 from credit.lookup import positions
 from credit.models import CreditRecord
-from credit.policy import TIERS, Policy, parse_policy
+from credit.policy import Policy, parse_policy
 from credit.scoring import NO_DATE, Records, day_number, grade
 from credit.textread import parse_fixed, parse_ints
 
@@ -40,7 +38,6 @@ log = structlog.get_logger()
 
 # Not graded: no longer under this bureau's supervision.
 NOT_GRADED_STATUSES = ("cancelled", "revoked", "moved_out")
-WRITE_BATCH = 50_000
 # From this many records a grading on a SQLite file reads with a forked process beside it.
 PARALLEL_FROM = 500_000
 
@@ -131,7 +128,7 @@ def hold_write_lock(session: Session) -> None:
     so a forked reader sees what the session sees, and every record up to the highest id is
     committed (SQLite: an empty write; PostgreSQL: grading_columns.lock_records)."""
     if session.connection().dialect.name == "sqlite":
-        session.connection().exec_driver_sql("DELETE FROM grades WHERE 0")
+        session.connection().exec_driver_sql("DELETE FROM grade_reasons WHERE 0")
     grading_columns.lock_records(session)
 
 
@@ -249,33 +246,20 @@ def create_run(session: Session, policy: Policy, as_of: dt.date) -> GradingRun:
     score_s = time.perf_counter() - started - read_s
     log.info("grading_scored", seconds=round(score_s, 2))
 
-    tiers = np.array(TIERS, dtype=object)[grading.tier]
-    reasons = np.array(grading.all_reasons(), dtype=object)
-    digest = hashlib.sha256()
-    for start in range(0, len(tiers), WRITE_BATCH):
-        end = start + WRITE_BATCH
-        lines = zip(population.usccs[start:end].astype(str).tolist(), tiers[start:end].tolist(), map(str, grading.score[start:end].tolist()), reasons[start:end].tolist(), strict=True)
-        digest.update("".join(f"{line}\n" for line in map("\t".join, lines)).encode())
+    reason, texts = grading.reason_table()
     counts = np.bincount(grading.tier, minlength=4).tolist()
     run = GradingRun(
         as_of=as_of, policy_version=policy.version, policy_sha256=policy.sha256, policy_text=policy.text,
-        max_record_id=max_record, max_repair_id=max_repair, enterprises=len(tiers),
-        records=len(population.records.category), count_a=counts[0], count_b=counts[1], count_c=counts[2],
-        count_d=counts[3], result_sha256=digest.hexdigest(), seconds=0.0,
+        max_record_id=max_record, max_repair_id=max_repair, enterprises=len(grading.tier),
+        records=len(population.records.category), count_a=counts[0], count_b=counts[1], count_c=counts[2], count_d=counts[3],
+        result_sha256=grade_store.result_digest(population.usccs.tolist(), grading.tier, grading.score, reason, texts), seconds=0.0,
     )
     session.add(run)
     session.flush()
-    # In key order, so the primary-key B-tree only ever grows at its end.
-    order = np.argsort(population.ids, kind="stable")
-    columns = ("run_id", "enterprise_id", "tier", "score", "flags", "reasons")
-    for start in range(0, len(order), WRITE_BATCH):
-        batch = order[start:start + WRITE_BATCH]
-        rows = list(zip(itertools.repeat(run.id, len(batch)), population.ids[batch].tolist(), tiers[batch].tolist(),
-                        grading.score[batch].tolist(), grading.flags[batch].tolist(), reasons[batch].tolist()))
-        insert_rows(session, Grade.__table__, columns, rows)
+    grade_store.store(session, run.id, population.ids, grading.tier, grading.score, grading.flags, reason, texts)
     run.seconds = round(time.perf_counter() - started, 3)
     audit.record(session, "credit.grade", f"grading run {run.id} as of {as_of}: A {counts[0]}, B {counts[1]}, C {counts[2]}, D {counts[3]}",
-                 subject=f"run {run.id}", detail={"policy_sha256": policy.sha256, "result_sha256": run.result_sha256, "enterprises": len(tiers)})
+                 subject=f"run {run.id}", detail={"policy_sha256": policy.sha256, "result_sha256": run.result_sha256, "enterprises": run.enterprises})
     log.info("grading_written", run=run.id, seconds=round(time.perf_counter() - started - read_s - score_s, 2))
     return run
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, SmallInteger, String, Text
+from sqlalchemy import ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from credit.db import Base, enum_type, one_of, utcnow
@@ -38,23 +38,30 @@ class GradingRun(Base):
     seconds: Mapped[float]
 
 
-class Grade(Base):
-    """An enterprise's tier in one run, with its score (in hundredths of a point) and reasons."""
+class GradePart(Base):
+    """The grades of up to credit.grade_store.PART enterprises of a run, in enterprise id order,
+    as arrays: a run grades a million enterprises, and as many table rows cost more to write than
+    the rest of the grading (credit.grade_store). Never rewritten."""
 
-    __tablename__ = "grades"
-    __table_args__ = (
-        CheckConstraint("tier = 'A' OR tier = 'B' OR tier = 'C' OR tier = 'D'", name="tier"),
-        # A run writes a million rows: one B-tree (the primary key, rows stored in it on SQLite)
-        # and no other index. Every reader asks for one run, a range of that key.
-        {"sqlite_with_rowid": False},
-    )
+    __tablename__ = "grade_parts"
 
     run_id: Mapped[int] = mapped_column(ForeignKey("grading_runs.id"), primary_key=True)
-    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), primary_key=True)
-    tier: Mapped[str] = mapped_column(String(1))
-    score: Mapped[int]
-    flags: Mapped[int] = mapped_column(SmallInteger)
-    reasons: Mapped[str] = mapped_column(String(256))
+    part: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    first_enterprise_id: Mapped[int]
+    last_enterprise_id: Mapped[int]
+    enterprises: Mapped[int]
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class GradeReason(Base):
+    """One of a run's distinct reasons texts (a million enterprises share some fifty thousand),
+    numbered as the grade parts refer to them."""
+
+    __tablename__ = "grade_reasons"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("grading_runs.id"), primary_key=True)
+    code: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    text: Mapped[str] = mapped_column(String(256))
 
 
 class CreditRepair(Base):

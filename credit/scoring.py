@@ -123,8 +123,14 @@ class Grading:
         return self.all_reasons(np.array([index]))[0]
 
     def all_reasons(self, indexes: np.ndarray | None = None) -> list[str]:
-        """``reasons`` for many enterprises at once (all by default). A million enterprises share
-        some fifty thousand distinct reasons, so each distinct one is formatted once."""
+        """``reasons`` for many enterprises at once (all by default)."""
+        number, texts = self.reason_table(indexes)
+        return np.array(texts, dtype=object)[number].tolist()
+
+    def reason_table(self, indexes: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
+        """``reasons`` of many enterprises (all by default) as a number per enterprise into a
+        list of distinct texts. A million enterprises share some fifty thousand, so each is
+        formatted once."""
         if indexes is None:
             indexes = np.arange(len(self.score))
         counts, points = self.family_counts[indexes], self.family_points[indexes]
@@ -146,10 +152,9 @@ class Grading:
         ordered = key[by_key]
         first = np.ones(len(ordered), bool)
         first[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
-        group = np.empty(len(ordered), np.int64)
-        group[by_key] = np.cumsum(first) - 1
-        texts = np.array([_reason_text(k) for k in ordered[first].tolist()], dtype=object)
-        return texts[group].tolist()
+        number = np.empty(len(ordered), np.int64)
+        number[by_key] = np.cumsum(first) - 1
+        return number, [_reason_text(k) for k in ordered[first].tolist()]
 
 
 def _reason_text(key: list[int]) -> str:

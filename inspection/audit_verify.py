@@ -2,13 +2,12 @@
 
 Four checks: the event chain holds; every audited row is what the trail last recorded (an
 UPDATE, DELETE or INSERT made behind the system's back shows, with the rows and the event whose
-record they break); grading runs, draws and assignments reproduce; published records match
-their hashes.
+record they break); grading runs, draws and assignments reproduce, and the grading columns are
+what the records give; published records match their hashes.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,12 +17,14 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from credit import audit
+from credit import audit, grade_store, grading_columns
 from credit.audit_chain import EVENT_FIELDS, PackLine, RowChange, check_chain, pack_digest, rows_digest
 from credit.audit_compare import differences, pack_hashes
 from credit.audit_models import AuditEvent, AuditPack, AuditRow
-from credit.grading import read_population, run_policy
-from credit.grading_models import Grade, GradingRun
+from credit.errors import SpotcheckError
+from credit.grading import USCC_DTYPE, read_population, run_policy
+from credit.grading_models import GradingRun
+from credit.lookup import positions
 from credit.models import Enterprise
 from credit.policy import TIERS
 from credit.scoring import day_number, grade
@@ -38,7 +39,7 @@ SHOWN = 20  # rows listed per kind of finding; the count says how many in all
 
 @dataclass
 class Finding:
-    check: str  # chain, rows, grades, draw, publication
+    check: str  # chain, rows, grades, grading_columns, draw, publication
     message: str
     event: int | None = None
     rows: list[str] = field(default_factory=list)
@@ -89,6 +90,7 @@ def verify(session: Session) -> Report:
     _check_chain(session, report, digests)
     _check_rows(session, report)
     _check_grades(session, report)
+    _check_grading_columns(session, report)
     _check_tasks(session, report)
     _check_publications(session, report)
     return report
@@ -154,37 +156,47 @@ def _check_rows(session: Session, report: Report) -> None:
                 None, [f"{table.name} {key}" for key in found.added[:SHOWN]]))
 
 
-def _grades_digest(rows: list[tuple[str, str, int, str]]) -> str:
-    # The formula of credit.grading.create_run: (USCC, tier, score, reasons) lines in USCC order.
-    digest = hashlib.sha256()
-    digest.update("".join(f"{u}\t{t}\t{s}\t{r}\n" for u, t, s, r in sorted(rows)).encode())
-    return digest.hexdigest()
-
-
 def _check_grades(session: Session, report: Report) -> None:
     # Grades are not hashed row by row (a million per run) but each run carries the digest of all
-    # of them; when it no longer matches, the run is graded again to find the rows concerned.
+    # of them; when it no longer matches, the run is graded again to find the grades concerned.
+    directory: tuple[np.ndarray, np.ndarray] | None = None
     for run in session.scalars(select(GradingRun).order_by(GradingRun.id)):
         report.runs += 1
-        rows = session.execute(
-            select(Enterprise.uscc, Grade.tier, Grade.score, Grade.reasons).join(Enterprise, Enterprise.id == Grade.enterprise_id).where(Grade.run_id == run.id)
-        ).all()
-        if _grades_digest(list(rows)) == run.result_sha256 and len(rows) == run.enterprises:
+        stored = grade_store.load(session, run.id, check=False)
+        if directory is None:
+            rows = session.execute(select(Enterprise.id, Enterprise.uscc)).all()
+            directory = (np.array([r[0] for r in rows], np.int64), np.array([r[1].encode() for r in rows], dtype=USCC_DTYPE))
+        at = positions(directory[0], stored.enterprise)
+        usccs = np.where(at >= 0, directory[1][at], b"?")
+        order = np.argsort(usccs, kind="stable")  # the run's order: USCC
+        try:
+            digest = grade_store.result_digest(usccs[order].tolist(), stored.tier[order], stored.score[order], stored.reason[order], stored.reasons)
+        except (KeyError, IndexError):  # a tier or a reasons number out of range
+            digest = None
+        if digest == run.result_sha256 and len(stored) == run.enterprises:
             continue
-        report.findings.append(Finding("grades", f"grading run {run.id}: the stored grades no longer match the run's digest", _event_of(session, "grading_runs", str(run.id)), _regraded(session, run, rows)))
+        report.findings.append(Finding("grades", f"grading run {run.id}: the stored grades no longer match the run's digest", _event_of(session, "grading_runs", str(run.id)),
+                                       _regraded(session, run, usccs.astype(str).tolist(), stored)))
 
 
-def _regraded(session: Session, run: GradingRun, rows: list[tuple[str, str, int, str]]) -> list[str]:
+def _regraded(session: Session, run: GradingRun, usccs: list[str], stored_grades: grade_store.RunGrades) -> list[str]:
     population = read_population(session, run.as_of, run.max_record_id, run.max_repair_id)
     again = grade(population.records, population.new_economy_since, run_policy(run), day_number(run.as_of))
     tiers = np.array(TIERS)[again.tier].tolist()
     wanted = dict(zip(population.usccs.astype(str).tolist(), zip(tiers, again.score.tolist(), strict=True), strict=True))
-    stored = {u: (t, s) for u, t, s, _ in rows}
+    letters = np.array([*TIERS, "?"])[np.minimum(stored_grades.tier, len(TIERS))].tolist()
+    stored = dict(zip(usccs, zip(letters, stored_grades.score.tolist(), strict=True), strict=True))
     # Enterprises registered after the run are in today's population but were never in the run.
     out = [f"grades {uscc}: stored {stored[uscc][0]} {stored[uscc][1]}, re-graded {t} {s}"
            for uscc, (t, s) in sorted(wanted.items()) if uscc in stored and stored[uscc] != (t, s)]
     out += [f"grades {uscc}: stored but not in the run's population" for uscc in sorted(set(stored) - set(wanted))]
     return out[:SHOWN]
+
+
+def _check_grading_columns(session: Session, report: Report) -> None:
+    # Derived from the records, so checked by deriving them again (credit.grading_columns).
+    for problem in grading_columns.verify(session):
+        report.findings.append(Finding("grading_columns", problem, None, []))
 
 
 def _event_of(session: Session, table: str, key: str) -> int | None:
@@ -195,7 +207,11 @@ def _check_tasks(session: Session, report: Report) -> None:
     codes = session.scalars(select(Task.code).join(Draw, Draw.task_id == Task.id).order_by(Task.id)).all()
     for code in codes:
         report.tasks += 1
-        result = verify_task(session, code)
+        try:
+            result = verify_task(session, code)
+        except SpotcheckError as exc:  # e.g. its grading run's grades were edited
+            report.findings.append(Finding("draw", f"task {code}: cannot be verified: {exc}", _event_of(session, "tasks", str(_task_id(session, code)))))
+            continue
         for finding in result.findings:
             if finding["check"] == "population" and finding["message"].startswith("population changed"):
                 # The directories moved on since the draw, through events of their own.

@@ -22,7 +22,7 @@ import numpy as np
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from credit import forked
+from credit import forked, grade_store
 from credit.enums import EnterpriseStatus, EntityType
 from credit.errors import SpotcheckError
 from credit.fields import USCC_LENGTH
@@ -242,17 +242,6 @@ def _classes(session: Session, where: str, params: dict[str, Any]) -> tuple[np.n
     return ids, combo, list(combos)
 
 
-def _tiers(session: Session, run: int) -> np.ndarray:
-    """enterprise id · 8 + tier position (1–4) of every grade of the run."""
-    connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        sql = f"SELECT count(*), group_concat(g.enterprise_id * 8 + {_position('g.tier', 'sqlite')}, ',') FROM grades g WHERE g.run_id = :run"
-        count, text_ = connection.connection.dbapi_connection.execute(sql, {"run": run}).fetchone()
-        return parse_ints(text_, count, f"grades of grading run {run}")
-    with stream_rows(session, f"SELECT g.enterprise_id * 8 + {_position('g.tier', connection.dialect.name)} FROM grades g WHERE g.run_id = :run", {"run": run}) as stream:
-        return np.fromiter(itertools.chain.from_iterable(stream), np.int64)
-
-
 def read_frame(session: Session, p: FrameParams, key: bytes | None = None) -> TaskFrame:
     """The task's eligible population: in scope, in business, applicable items, minus the
     frequency exclusions (unless the task is exempt); each exclusion counted. With ``key``, each
@@ -292,8 +281,8 @@ def read_frame(session: Session, p: FrameParams, key: bytes | None = None) -> Ta
         applies = combo_members.any(axis=1)
         report["no_item_applies"] = int(per_combo[combo_business & ~applies].sum())
 
-        graded = _tiers(session, p.grading_run)
-        graded_ids, graded_tiers = graded >> 3, (graded & 7) - 1
+        graded = grade_store.load(session, p.grading_run, with_reasons=False)
+        graded_ids, graded_tiers = graded.enterprise, graded.tier
         checks = None if p.exempt else _read_checks(session, p)
     if numbered:
         ids, codes, numbers = numbered()
@@ -323,11 +312,6 @@ def read_frame(session: Session, p: FrameParams, key: bytes | None = None) -> Ta
 def _stream_all(session: Session, sql: str, params: dict[str, Any]) -> list[Any]:
     with stream_rows(session, sql, params) as stream:
         return list(stream)
-
-
-def _position(column: str, dialect: str) -> str:
-    """1–4 for tiers A–D, in SQL."""
-    return f"instr('{TIERS}', {column})" if dialect == "sqlite" else f"strpos('{TIERS}', {column})"
 
 
 @dataclass

@@ -173,6 +173,22 @@ class Env:
             writer.writerows(rows)
         return path
 
+    def grades(self, run: int, enterprise_ids: Sequence[int] | None = None) -> Any:
+        """The stored grades of a run (credit.grade_store.RunGrades)."""
+        from credit import grade_store
+
+        engine = make_engine(self.url)
+        try:
+            with Session(engine) as session:
+                return grade_store.load(session, run, enterprise_ids)
+        finally:
+            engine.dispose()
+
+    def score(self, run: int, enterprise_id: int) -> int | None:
+        """An enterprise's stored score in a run (hundredths), or None when not graded."""
+        grades = self.grades(run, [enterprise_id])
+        return int(grades.score[0]) if len(grades) else None
+
     def scalar(self, sql: str) -> Any:
         engine = make_engine(self.url)
         try:

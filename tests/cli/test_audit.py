@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import text
@@ -248,12 +249,39 @@ class TestTampering:
         assert messages[1].startswith("evaluations: 1 row(s) deleted (DELETE) behind the system's back")
 
     def test_edited_grade_is_found_by_regrading(self, published: Env) -> None:
-        uscc = published.scalar("SELECT e.uscc FROM grades g JOIN enterprises e ON e.id = g.enterprise_id WHERE g.tier <> 'A' ORDER BY e.uscc LIMIT 1")
-        execute(published, f"UPDATE grades SET tier = 'A' WHERE enterprise_id = (SELECT id FROM enterprises WHERE uscc = '{uscc}')")
+        grades = published.grades(1)
+        at = int(np.flatnonzero(grades.tier > 0)[0])
+        uscc = published.scalar(f"SELECT uscc FROM enterprises WHERE id = {int(grades.enterprise[at])}")
+        _set_tier_byte(published, 1, at, 0)  # tier A, written around the application
         report = verify(published, 1)
         grades = next(f for f in report["findings"] if f["check"] == "grades")
         assert grades["message"] == "grading run 1: the stored grades no longer match the run's digest"
         assert len(grades["rows"]) == 1 and grades["rows"][0].startswith(f"grades {uscc}: stored A ")
+
+    def test_grades_with_an_impossible_tier_are_found(self, published: Env) -> None:
+        _set_tier_byte(published, 1, 0, 9)
+        report = verify(published, 1)
+        grades = next(f for f in report["findings"] if f["check"] == "grades")
+        assert grades["message"] == "grading run 1: the stored grades no longer match the run's digest"
+        assert len(grades["rows"]) == 1 and " stored ? " in grades["rows"][0]
+        draw = next(f for f in report["findings"] if f["check"] == "draw")
+        assert "cannot be verified: grading run 1: a stored tier is none of A, B, C, D" in draw["message"]
+
+    def test_edited_grading_columns_are_found(self, published: Env) -> None:
+        from sqlalchemy import create_engine
+
+        engine = create_engine(published.url)
+        try:
+            with engine.begin() as conn:
+                low, data = conn.execute(text("SELECT low_id, data FROM grading_columns ORDER BY low_id LIMIT 1")).one()
+                edited = bytearray(data)
+                edited[-1] ^= 1  # the last record's code: another category
+                conn.execute(text("UPDATE grading_columns SET data = :d WHERE low_id = :low"), {"d": bytes(edited), "low": low})
+        finally:
+            engine.dispose()
+        report = verify(published, 1)
+        found = [f for f in report["findings"] if f["check"] == "grading_columns"]
+        assert len(found) == 1 and found[0]["message"].startswith(f"grading columns of records {low + 1}–") and "no longer match the records" in found[0]["message"]
 
     def test_text_output_names_the_first_broken_link(self, published: Env) -> None:
         execute(published, "UPDATE item_results SET findings = '改过' WHERE result_codes LIKE 'A%'")
@@ -294,3 +322,21 @@ def test_audit_verify_as_json_counts_on_an_empty_database(env: Env) -> None:
     # The users of the test database, and the districts the migration ships, are in the trail.
     assert report["events"] >= 5 and report["intact"]
     assert json.loads(env.run("audit", "log", "--json").stdout)[0]["action"] == "audit.adopt"
+
+
+def _set_tier_byte(env: Env, run: int, index: int, tier: int) -> None:
+    """Set the stored tier of the run's ``index``-th grade (by enterprise id), around the application."""
+    from sqlalchemy import create_engine
+
+    from credit.grade_store import PART
+
+    part, at = divmod(index, PART)
+    engine = create_engine(env.url)
+    try:
+        with engine.begin() as conn:
+            count, data = conn.execute(text("SELECT enterprises, data FROM grade_parts WHERE run_id = :r AND part = :p"), {"r": run, "p": part}).one()
+            edited = bytearray(data)
+            edited[count * (8 + 8 + 4) + at] = tier  # enterprise, score and reason arrays come first
+            conn.execute(text("UPDATE grade_parts SET data = :d WHERE run_id = :r AND part = :p"), {"d": bytes(edited), "r": run, "p": part})
+    finally:
+        engine.dispose()

@@ -128,7 +128,7 @@ def test_grade_counts_each_tier_and_skips_deregistered(data: tuple[Env, dict[int
     env, u = data
     result = grade(env, AS_OF)
     assert result == {"run": 1, "tiers": {"A": 2, "B": 5, "C": 2, "D": 2}}
-    assert env.scalar("SELECT count(*) FROM grades WHERE run_id = 1") == 11
+    assert len(env.grades(1)) == 11
     # Each enterprise lands where it was built to land; the deregistered one is not graded.
     for serial, tier in TIER_AS_OF.items():
         shown = env.json("credit", "show", u[serial], "--run", "1")
@@ -241,8 +241,8 @@ def test_complaint_stops_counting_the_day_after_its_last_day(data: tuple[Env, di
     assert (before["score"], after["score"]) == (15, 10)
     # Stored grades agree with the explanation.
     eid = env.scalar(f"SELECT id FROM enterprises WHERE uscc = '{u[EXPLAIN]}'")
-    assert env.scalar(f"SELECT score FROM grades WHERE run_id = {on_last_day} AND enterprise_id = {eid}") == 1500
-    assert env.scalar(f"SELECT score FROM grades WHERE run_id = {day_after} AND enterprise_id = {eid}") == 1000
+    assert env.score(on_last_day, eid) == 1500
+    assert env.score(day_after, eid) == 1000
 
 
 def test_only_record_on_its_last_day(data: tuple[Env, dict[int, str]], make_uscc: Callable[..., str]) -> None:
@@ -300,12 +300,10 @@ def test_same_inputs_same_result(data: tuple[Env, dict[int, str]]) -> None:
     assert runs[1]["policy_sha256"] == runs[2]["policy_sha256"] == runs[3]["policy_sha256"]
     assert (runs[1]["as_of"], runs[1]["enterprises"], runs[1]["policy_version"]) == (AS_OF, 11, "default-2026.1")
     assert runs[1]["tiers"] == runs[2]["tiers"] == first["tiers"]
-    # Grades stored row for row the same.
-    differing = env.scalar(
-        "SELECT count(*) FROM grades g1 JOIN grades g2 ON g2.enterprise_id = g1.enterprise_id AND g2.run_id = 2"
-        " WHERE g1.run_id = 1 AND (g1.tier <> g2.tier OR g1.score <> g2.score OR g1.reasons <> g2.reasons)"
-    )
-    assert differing == 0
+    # Grades stored the same, enterprise for enterprise.
+    one, two = env.grades(1), env.grades(2)
+    stored = lambda g: [(e, g.tier_of(i), s, g.reasons_of(i)) for i, (e, s) in enumerate(zip(g.enterprise.tolist(), g.score.tolist()))]  # noqa: E731
+    assert stored(one) == stored(two) and len(stored(one)) == 11
 
 
 def test_corrected_record_replaces_the_old_version(data: tuple[Env, dict[int, str]]) -> None:
@@ -527,8 +525,8 @@ def test_repaired_record_stops_counting_from_the_approval_date(data: tuple[Env, 
     shown = env.json("credit", "show", u[REPAIR], "--run", str(before))
     assert (by_doc(shown["counting"])["CF-11-2"]["points"], shown["score"]) == (10, 10)
     eid = env.scalar(f"SELECT id FROM enterprises WHERE uscc = '{u[REPAIR]}'")
-    assert env.scalar(f"SELECT score FROM grades WHERE run_id = {after} AND enterprise_id = {eid}") == 0
-    assert env.scalar(f"SELECT score FROM grades WHERE run_id = {before} AND enterprise_id = {eid}") == 1000
+    assert env.score(after, eid) == 0
+    assert env.score(before, eid) == 1000
 
 
 def test_run_before_the_approval_keeps_its_explanation(data: tuple[Env, dict[int, str]]) -> None:
@@ -871,3 +869,21 @@ def test_grading_run_holds_sqlite_write_lock_from_its_first_read(tmp_path: Path)
     finally:
         other.close()
         engine.dispose()
+
+
+def test_stored_grades_survive_a_downgrade_and_an_upgrade(data: tuple[Env, dict[int, str]]) -> None:
+    """The migration to grade parts converts stored runs both ways: grade rows again below it,
+    the same parts, reasons and digest above it."""
+    env, u = data
+    run = grade(env, AS_OF)["run"]
+    stored = lambda g: [(e, g.tier_of(i), s, g.reasons_of(i)) for i, (e, s) in enumerate(zip(g.enterprise.tolist(), g.score.tolist()))]  # noqa: E731
+    before = stored(env.grades(run))
+    env.run("db", "downgrade", "ae12f1ac9732")
+    eid = env.scalar(f"SELECT id FROM enterprises WHERE uscc = '{u[EXPLAIN]}'")
+    assert env.scalar(f"SELECT count(*) FROM grades WHERE run_id = {run}") == len(before) == 11
+    row = next(r for r in before if r[0] == eid)
+    assert env.scalar(f"SELECT tier || ' ' || score || ' ' || reasons FROM grades WHERE run_id = {run} AND enterprise_id = {eid}") == " ".join(map(str, row[1:]))
+    env.run("db", "upgrade")
+    assert stored(env.grades(run)) == before
+    report = env.json("audit", "verify", expect=None)
+    assert not [f for f in report["findings"] if f["check"] == "grades"]

@@ -286,15 +286,18 @@ def test_grading_during_a_records_import_sees_before_or_after(tmp_path: Path) ->
             procs.append(start(named(url, importing), "import", "records", str(records), "--json", user="planner"))
             wait_until(lambda: sessions(pg, importing, "wait_event_type = 'Lock' AND backend_xid IS NOT NULL") == 1,
                        "the import to have written its records and wait to commit", procs)
-            # The grading starts while the import is uncommitted. It reads the highest record id,
-            # then waits for the repairs table, which the test holds: its transaction is under way.
+            # The grading starts while the import is uncommitted. It waits for every transaction
+            # adding records to end before it reads the highest record id (credit.grading_columns:
+            # a range of records is stored only once all of it is committed).
             procs.append(start(named(url, grading), "credit", "grade", "--as-of", AS_OF, "--json", user="planner"))
-            wait_until(lambda: sessions(pg, grading, "wait_event_type = 'Lock' AND query LIKE '%credit_repairs%'") == 1,
-                       "the grading to have begun reading and wait for the repairs table", procs)
-            # Now the import commits, in the middle of the grading run's reading; then the grading
-            # reads the records, with the import's committed.
+            wait_until(lambda: sessions(pg, grading, "wait_event_type = 'Lock' AND query LIKE '%LOCK TABLE credit_records%'") == 1,
+                       "the grading to wait for the import's records", procs)
+            # Now the import commits; the grading reads on, then waits for the repairs table,
+            # which the test holds: its transaction is under way, with the import's records.
             let_import_commit()
             imported = finish(procs[0])
+            wait_until(lambda: sessions(pg, grading, "wait_event_type = 'Lock' AND query LIKE '%credit_repairs%'") == 1,
+                       "the grading to have begun reading and wait for the repairs table", procs)
             assert procs[1].poll() is None, finish(procs[1]).describe()
             let_grading_read()
             graded = finish(procs[1])

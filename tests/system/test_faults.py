@@ -170,7 +170,7 @@ def steps(env: Env, backend: str) -> list[Step]:
         assert count(env, "grading_runs") == 2
         stored = rows(env, f"SELECT count_a, count_b, count_c, count_d, enterprises FROM grading_runs WHERE id = {result['run']}")[0]
         assert [result["tiers"][t] for t in "ABCD"] == list(stored[:4]) and sum(stored[:4]) == stored[4] > 0
-        assert count(env, "grades") == 2 * stored[4]
+        assert rows(env, "SELECT sum(enterprises) FROM grade_parts")[0][0] == 2 * stored[4]
 
     def drawn(env: Env, done: Finished) -> None:
         result = json.loads(done.stdout)
