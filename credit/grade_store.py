@@ -19,6 +19,7 @@ import numpy as np
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from credit.bulk import insert_rows
 from credit.errors import SpotcheckError
 from credit.grading_models import GradePart, GradeReason
 from credit.policy import TIERS
@@ -76,8 +77,8 @@ def store(session: Session, run_id: int, enterprise: np.ndarray, tier: np.ndarra
                       "enterprises": len(chosen), "data": data})
     if parts:
         session.execute(insert(GradePart), parts)
-    if texts:
-        session.execute(insert(GradeReason), [{"run_id": run_id, "code": code, "text": text} for code, text in enumerate(texts)])
+    # Fifty thousand rows: through the DBAPI (COPY on PostgreSQL); the ORM's bulk insert took 0.9 s.
+    insert_rows(session, GradeReason.__table__, ("run_id", "code", "text"), [(run_id, code, text) for code, text in enumerate(texts)], stage=False)
 
 
 def load(session: Session, run_id: int, enterprise_ids: Sequence[int] | None = None, *, with_reasons: bool = True,

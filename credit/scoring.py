@@ -87,6 +87,25 @@ def add_months(days: np.ndarray, months: np.ndarray | int) -> np.ndarray:
     return table.ravel()[index]
 
 
+def _period_ends(occurred: np.ndarray, category: np.ndarray, months: np.ndarray) -> np.ndarray:
+    """The last day of each record's impact period: ``add_months`` of its date by its category's
+    months, NEVER where that is -1 (until removed). One lookup in a table by category and day
+    instead of a pass of ``add_months`` over every record (0.27 s at 10M)."""
+    if not len(occurred):
+        return np.zeros(0, np.int64)
+    low = int(occurred.min())
+    span = int(occurred.max()) - low + 1
+    if span * len(months) > TABLE_LIMIT:
+        return np.where(months[category] >= 0, add_months(occurred, np.maximum(months[category], 0)), NEVER).astype(np.int64)
+    days = np.arange(low, low + span, dtype=np.int64)
+    table = np.stack([add_months(days, int(m)) if m >= 0 else np.full(span, NEVER, np.int64) for m in months.tolist()])
+    index = category.astype(np.int64)
+    index *= span
+    index += occurred
+    index -= low
+    return table.ravel()[index]
+
+
 def add_months_to(date: dt.date, months: int) -> dt.date:
     """``add_months`` for one date."""
     return from_day_number(int(add_months(np.array([day_number(date)]), months)[0]))
@@ -154,13 +173,24 @@ class Grading:
         first[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
         number = np.empty(len(ordered), np.int64)
         number[by_key] = np.cumsum(first) - 1
-        return number, [_reason_text(k) for k in ordered[first].tolist()]
+        kinds: dict[tuple[int, int, int], str] = {}
+        return number, [_reason_text(k, kinds) for k in ordered[first].tolist()]
 
 
-def _reason_text(key: list[int]) -> str:
-    """The reasons of one row of ``Grading.all_reasons``'s key."""
-    kinds = [f"{FAMILIES[c]}:{n}:{p / 100:g}" for c, n, p in zip(key[1::3], key[2::3], key[3::3], strict=True) if c >= 0]
-    return ";".join(_FLAG_TEXT[key[0]] + kinds)
+def _reason_text(key: list[int], kinds: dict[tuple[int, int, int], str] | None = None) -> str:
+    """The reasons of one row of ``Grading.reason_table``'s key; ``kinds`` remembers the text of
+    each (kind, records, points) met (the same few recur across fifty thousand texts)."""
+    kinds = {} if kinds is None else kinds
+    parts = list(_FLAG_TEXT[key[0]])
+    for triple in zip(key[1::3], key[2::3], key[3::3], strict=True):
+        if triple[0] < 0:
+            continue
+        text = kinds.get(triple)
+        if text is None:
+            c, n, p = triple
+            text = kinds[triple] = f"{FAMILIES[c]}:{n}:{p / 100:g}"
+        parts.append(text)
+    return ";".join(parts)
 
 
 REASONS_TOP = 3
@@ -222,8 +252,10 @@ def _first_offences(records: Records, policy: Policy, considered: np.ndarray) ->
     enterprise, occurred = records.enterprise[history], records.occurred[history]
     # Sorted by enterprise, kind and date: one int64 key when the values fit (one sort instead
     # of a three-key lexsort: 1.4 s less at 10M records).
+    # Records equal in all three are none of them a first offence, whatever their order, so the
+    # sort need not be stable (quicksort: 0.1 s less at 10M records).
     if len(history) and enterprise.max() < 2**24 and 0 <= occurred.min() and occurred.max() < 2**20:
-        order = np.argsort((enterprise << 26) | (group << 20) | occurred, kind="stable")
+        order = np.argsort((enterprise << 26) | (group << 20) | occurred)
     else:
         order = np.lexsort((occurred, group, enterprise))
     h, g, day = history[order], group[order], occurred[order]
@@ -252,9 +284,8 @@ def grade(records: Records, new_economy_since: np.ndarray, policy: Policy, as_of
     category = records.category
     points_table, months_table = _policy_tables(policy)
     full_points = points_table[category]
-    months = months_table[category]
 
-    last = np.where(months >= 0, add_months(records.occurred, np.maximum(months, 0)), NEVER).astype(np.int64, copy=False)
+    last = _period_ends(records.occurred, category, months_table)
     last = np.where(records.until != NO_DATE, records.until, last)
     _end_listings(records, last)
 
@@ -278,11 +309,11 @@ def grade(records: Records, new_economy_since: np.ndarray, policy: Policy, as_of
         # Integer arithmetic, rounded half up: no floating point, so no platform differences.
         points[finite] = (2 * points[finite] * remaining + span) // (2 * span)
 
-    score = np.bincount(records.enterprise, weights=points, minlength=n).astype(np.int64)
     family = _FAMILY_OF[category]
     cell = records.enterprise * len(FAMILIES) + family
     family_points = np.bincount(cell, weights=points, minlength=n * len(FAMILIES)).astype(np.int64).reshape(n, len(FAMILIES))
     family_counts = np.bincount(cell[counts], minlength=n * len(FAMILIES)).reshape(n, len(FAMILIES))
+    score = family_points.sum(axis=1)  # exact: integers, summed per kind first
 
     thresholds = np.array([round(t * 100) for t in policy.thresholds], np.int64)
     tier = np.searchsorted(thresholds, score, side="right").astype(np.int8)
@@ -292,7 +323,9 @@ def grade(records: Records, new_economy_since: np.ndarray, policy: Policy, as_of
         since = new_economy_since
         tolerated = (since != NO_DATE) & (since <= as_of)
         tolerated &= as_of <= add_months(np.where(tolerated, since, 0), policy.tolerance_months)
-        minor = np.bincount(records.enterprise, weights=np.where(_in(category, policy.minor), points, 0), minlength=n).astype(np.int64)
+        # Minor points matter only for the few enterprises in their tolerance period.
+        chosen = np.flatnonzero(tolerated[records.enterprise] & _in(category, policy.minor)) if tolerated.any() else np.zeros(0, np.int64)
+        minor = np.bincount(records.enterprise[chosen], weights=points[chosen], minlength=n).astype(np.int64)
         other_tier = np.searchsorted(thresholds, score - minor, side="right").astype(np.int8)
         capped = np.maximum(np.minimum(tier, TIERS.index(policy.tolerance_cap)), other_tier)
         applied = tolerated & (capped < tier)
