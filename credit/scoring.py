@@ -148,49 +148,51 @@ class Grading:
 
     def reason_table(self, indexes: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
         """``reasons`` of many enterprises (all by default) as a number per enterprise into a
-        list of distinct texts. A million enterprises share some fifty thousand, so each is
-        formatted once."""
+        list of distinct texts. A million enterprises share some fifty thousand, and their three
+        kinds shown a few thousand (kind, records, points), so each is formatted once."""
         if indexes is None:
             indexes = np.arange(len(self.score))
         counts, points = self.family_counts[indexes], self.family_points[indexes]
-        row, col = np.nonzero(counts)
-        order = np.lexsort((col, -points[row, col], row))
-        row, col = row[order], col[order]
-        # Rank within each enterprise; keep the first three kinds.
-        rank = np.arange(len(row)) - np.searchsorted(row, row, side="left")
-        keep = rank < REASONS_TOP
-        row, col, rank = row[keep], col[keep], rank[keep]
-        # One row per enterprise: its flags, then kind, records and points of each kind shown.
-        key = np.full((len(indexes), 1 + 3 * REASONS_TOP), -1, np.int64)
-        key[:, 0] = self.flags[indexes]
-        key[row, 1 + 3 * rank] = col
-        key[row, 2 + 3 * rank] = counts[row, col]
-        key[row, 3 + 3 * rank] = points[row, col]
-        # Equal rows, found by sorting (np.unique(axis=0) takes six times as long).
-        by_key = np.lexsort(key.T[::-1])
-        ordered = key[by_key]
-        first = np.ones(len(ordered), bool)
-        first[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
-        number = np.empty(len(ordered), np.int64)
-        number[by_key] = np.cumsum(first) - 1
-        kinds: dict[tuple[int, int, int], str] = {}
-        return number, [_reason_text(k, kinds) for k in ordered[first].tolist()]
+        n = len(indexes)
+        # Each enterprise's kinds by points, highest first, ties in FAMILIES order (a stable
+        # sort of each row); kinds with no record that counts last. The first three are shown.
+        ranked = np.argsort(np.where(counts > 0, -points, np.iinfo(np.int64).max), axis=1, kind="stable")[:, :REASONS_TOP]
+        every = np.arange(n)[:, None]
+        shown_counts, shown_points = counts[every, ranked], points[every, ranked]
+        shown = shown_counts > 0
+        # Number each distinct (kind, records, points) shown.
+        triples = np.stack([ranked[shown], shown_counts[shown], shown_points[shown]], axis=1)
+        triple, distinct = _distinct_rows(triples)
+        ids = np.full((n, REASONS_TOP), -1, np.int64)
+        ids[shown] = triple
+        # An enterprise's reasons: its flags and the numbers of its kinds shown.
+        number, keys = _distinct_rows(np.column_stack([self.flags[indexes].astype(np.int64), ids]))
+        kind_texts = [f"{FAMILIES[c]}:{records}:{p / 100:g}" for c, records, p in distinct.tolist()]
+        return number, [";".join(_FLAG_TEXT[flags] + [kind_texts[t] for t in shown_ids if t >= 0]) for flags, *shown_ids in keys.tolist()]
 
 
-def _reason_text(key: list[int], kinds: dict[tuple[int, int, int], str] | None = None) -> str:
-    """The reasons of one row of ``Grading.reason_table``'s key; ``kinds`` remembers the text of
-    each (kind, records, points) met (the same few recur across fifty thousand texts)."""
-    kinds = {} if kinds is None else kinds
-    parts = list(_FLAG_TEXT[key[0]])
-    for triple in zip(key[1::3], key[2::3], key[3::3], strict=True):
-        if triple[0] < 0:
-            continue
-        text = kinds.get(triple)
-        if text is None:
-            c, n, p = triple
-            text = kinds[triple] = f"{FAMILIES[c]}:{n}:{p / 100:g}"
-        parts.append(text)
-    return ";".join(parts)
+def _distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a 2-D integer array, sorted, and each row's number among them.
+    Found by sorting (``np.unique(axis=0)`` takes six times as long); by one int64 key
+    (``np.unique``) when the columns fit in one."""
+    if not len(rows):
+        return np.zeros(0, np.int64), rows
+    low, high = rows.min(axis=0), rows.max(axis=0)
+    widths = [max(1, int(h - lo).bit_length()) for lo, h in zip(low.tolist(), high.tolist(), strict=True)]
+    if sum(widths) <= 63:
+        key = np.zeros(len(rows), np.int64)
+        for column, lo, width in zip(rows.T, low.tolist(), widths, strict=True):
+            key <<= width
+            key |= column - lo
+        _, first, number = np.unique(key, return_index=True, return_inverse=True)
+        return number.reshape(-1), rows[first]
+    order = np.lexsort(rows.T[::-1])
+    ordered = rows[order]
+    new = np.ones(len(ordered), bool)
+    new[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
+    number = np.empty(len(ordered), np.int64)
+    number[order] = np.cumsum(new) - 1
+    return number, ordered[new]
 
 
 REASONS_TOP = 3
