@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from credit.bulk import insert_rows
 from credit.errors import SpotcheckError
 from credit.grading_models import GradePart, GradeReason
+from credit.lookup import distinct_rows
 from credit.policy import TIERS
 
 PART = 100_000
@@ -124,13 +125,17 @@ def load(session: Session, run_id: int, enterprise_ids: Sequence[int] | None = N
 
 def result_digest(usccs: Sequence[bytes], tier: np.ndarray, score: np.ndarray, reason: np.ndarray, texts: Sequence[str] | dict[int, str]) -> str:
     """The SHA-256 of a run's result: a line ``USCC <tab> tier <tab> score <tab> reasons`` per
-    enterprise, in the order given (the run's: USCC order), formatted in bytes by maps."""
+    enterprise, in the order given (the run's: USCC order). Most lines share their tail (tier,
+    score, reasons) with others, so each distinct tail is formatted once and the lines are
+    joined from USCCs and tails (0.45 s → 0.2 s for a million)."""
     encoded = {code: text.encode() for code, text in (texts.items() if isinstance(texts, dict) else enumerate(texts))}
+    number, tails = distinct_rows(np.column_stack([tier, score, reason]).astype(np.int64))
+    tail = [b"\t%b\t%d\t%b\n" % (_TIER_BYTES[t], s, encoded[r]) for t, s, r in tails.tolist()]
     digest = hashlib.sha256()
-    line = b"%b\t%b\t%d\t%b\n".__mod__
     for start in range(0, len(usccs), PART):
-        end = start + PART
-        fields = zip(usccs[start:end], map(_TIER_BYTES.__getitem__, tier[start:end].tolist()), score[start:end].tolist(),
-                     map(encoded.__getitem__, reason[start:end].tolist()), strict=True)
-        digest.update(b"".join(map(line, fields)))
+        chosen = usccs[start:start + PART]
+        pieces: list[bytes] = [b""] * (2 * len(chosen))
+        pieces[0::2] = chosen
+        pieces[1::2] = map(tail.__getitem__, number[start:start + PART].tolist())
+        digest.update(b"".join(pieces))
     return digest.hexdigest()

@@ -29,15 +29,13 @@ from credit.fields import USCC_LENGTH
 from credit.grading_columns import code_sql, day_sql
 from credit.grading_models import CreditRepair, GradingRun
 from credit.lookup import positions
-from credit.models import CreditRecord
+from credit.models import NOT_SUPERVISED, NOT_SUPERVISED_SQL, CreditRecord
 from credit.policy import Policy, parse_policy
 from credit.scoring import NO_DATE, Records, day_number, grade
 from credit.textread import parse_fixed, parse_ints
 
 log = structlog.get_logger()
 
-# Not graded: no longer under this bureau's supervision.
-NOT_GRADED_STATUSES = ("cancelled", "revoked", "moved_out")
 # From this many records a grading on a SQLite file reads with a forked process beside it.
 PARALLEL_FROM = 500_000
 
@@ -132,14 +130,14 @@ def hold_write_lock(session: Session) -> None:
     grading_columns.lock_records(session)
 
 
-_STATUSES = ", ".join(f"'{s}'" for s in NOT_GRADED_STATUSES)
+_STATUSES = ", ".join(f"'{s}'" for s in NOT_SUPERVISED)
 USCC_DTYPE = f"S{USCC_LENGTH}"
 
 
 def _enterprises_text(connection: sqlite3.Connection) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``_enterprises`` on SQLite, one text per column (credit.textread), in two scans: the ids
-    and USCCs in USCC order from the USCC index alone (a narrow index, already sorted), then,
-    from the table, the few ids not graded and the few 四新认定日期."""
+    and USCCs in USCC order from the USCC index alone (a narrow index, already sorted), then
+    the few ids not graded and the few 四新认定日期."""
     count, ids_text, usccs_text = connection.execute(
         "SELECT count(*), group_concat(id, ','), group_concat(uscc, '') FROM (SELECT e.id, e.uscc FROM enterprises e ORDER BY e.uscc)").fetchone()
     ids = parse_ints(ids_text, count, "enterprises")
@@ -147,14 +145,12 @@ def _enterprises_text(connection: sqlite3.Connection) -> tuple[np.ndarray, np.nd
     if count > 1 and not bool((usccs[1:] > usccs[:-1]).all()):  # byte order, whatever the plan was
         order = np.argsort(usccs, kind="stable")
         ids, usccs = ids[order], usccs[order]
-    not_graded = f"e.status IN ({_STATUSES})"
-    since = f"e.new_economy_since IS NOT NULL AND NOT {not_graded}"
-    excluded_count, excluded_text, since_count, since_text = connection.execute(
-        f"SELECT count(CASE WHEN {not_graded} THEN 1 END), group_concat(CASE WHEN {not_graded} THEN e.id END, ','),"
-        f" count(CASE WHEN {since} THEN 1 END), group_concat(CASE WHEN {since} THEN e.id || ',' || {day_sql('sqlite', 'e.new_economy_since')} END, ',')"
-        " FROM enterprises e").fetchone()
+    # Both from partial indexes of their own (credit.models.Enterprise).
+    excluded_count, excluded_text = connection.execute(f"SELECT count(*), group_concat(id, ',') FROM enterprises WHERE {NOT_SUPERVISED_SQL}").fetchone()
+    since_count, since_text = connection.execute(
+        f"SELECT count(*), group_concat(e.id || ',' || {day_sql('sqlite', 'e.new_economy_since')}, ',') FROM enterprises e WHERE e.new_economy_since IS NOT NULL").fetchone()
     excluded = parse_ints(excluded_text, excluded_count, "enterprises not graded")
-    pairs = parse_ints(since_text, 2 * since_count, "四新认定日期 of the enterprises under supervision")
+    pairs = parse_ints(since_text, 2 * since_count, "四新认定日期 of the enterprises")
     graded = positions(excluded, ids) < 0
     ids, usccs = ids[graded], usccs[graded]
     days = np.full(len(ids), NO_DATE, np.int64)

@@ -1,4 +1,5 @@
-"""Finding ids in arrays of ids, for the bulk readers (grading, the draw's population)."""
+"""Finding ids in arrays of ids, and equal rows in arrays of rows, for the bulk readers and the
+grading (numpy only)."""
 
 from __future__ import annotations
 
@@ -19,3 +20,27 @@ def positions(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     order = np.argsort(keys, kind="stable")
     at = np.minimum(np.searchsorted(keys[order], wanted), len(keys) - 1)
     return np.where(keys[order][at] == wanted, order[at], -1)
+
+
+def distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a 2-D integer array, sorted, and each row's number among them.
+    Found by sorting (``np.unique(axis=0)`` takes six times as long); by one int64 key
+    (``np.unique``) when the columns fit in one."""
+    if not len(rows):
+        return np.zeros(0, np.int64), rows
+    low, high = rows.min(axis=0), rows.max(axis=0)
+    widths = [max(1, int(h - lo).bit_length()) for lo, h in zip(low.tolist(), high.tolist(), strict=True)]
+    if sum(widths) <= 63:
+        key = np.zeros(len(rows), np.int64)
+        for column, lo, width in zip(rows.T, low.tolist(), widths, strict=True):
+            key <<= width
+            key |= column - lo
+        _, first, number = np.unique(key, return_index=True, return_inverse=True)
+        return number.reshape(-1), rows[first]
+    order = np.lexsort(rows.T[::-1])
+    ordered = rows[order]
+    new = np.ones(len(ordered), bool)
+    new[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
+    number = np.empty(len(ordered), np.int64)
+    number[order] = np.cumsum(new) - 1
+    return number, ordered[new]

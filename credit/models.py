@@ -47,11 +47,23 @@ class ImportRun(Base):
     rejected: Mapped[int] = mapped_column(default=0)
 
 
+# No longer under this bureau's supervision: not graded (credit.grading).
+NOT_SUPERVISED = ("cancelled", "revoked", "moved_out")
+NOT_SUPERVISED_SQL = f"status IN ({', '.join(repr(s) for s in NOT_SUPERVISED)})"
+
+
 class Enterprise(Base):
     """An entry of the 检查对象名录库, keyed by its USCC."""
 
     __tablename__ = "enterprises"
-    __table_args__ = (one_of("entity_type", EntityType), one_of("status", EnterpriseStatus))
+    __table_args__ = (
+        one_of("entity_type", EntityType), one_of("status", EnterpriseStatus),
+        # A grading reads the few enterprises it does not grade and the few 四新认定日期 from these
+        # partial indexes, not from the whole table (0.3 s at 1M enterprises).
+        Index("ix_enterprises_not_supervised", "status", sqlite_where=text(NOT_SUPERVISED_SQL), postgresql_where=text(NOT_SUPERVISED_SQL)),
+        Index("ix_enterprises_new_economy", "new_economy_since", sqlite_where=text("new_economy_since IS NOT NULL"),
+              postgresql_where=text("new_economy_since IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uscc: Mapped[str] = mapped_column(String(18), unique=True)

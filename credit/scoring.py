@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from credit.lookup import distinct_rows
 from credit.policy import CATEGORIES, CODE, LISTS, TIERS, Policy
 
 EPOCH = dt.date(1900, 1, 1)
@@ -162,37 +163,13 @@ class Grading:
         shown = shown_counts > 0
         # Number each distinct (kind, records, points) shown.
         triples = np.stack([ranked[shown], shown_counts[shown], shown_points[shown]], axis=1)
-        triple, distinct = _distinct_rows(triples)
+        triple, distinct = distinct_rows(triples)
         ids = np.full((n, REASONS_TOP), -1, np.int64)
         ids[shown] = triple
         # An enterprise's reasons: its flags and the numbers of its kinds shown.
-        number, keys = _distinct_rows(np.column_stack([self.flags[indexes].astype(np.int64), ids]))
+        number, keys = distinct_rows(np.column_stack([self.flags[indexes].astype(np.int64), ids]))
         kind_texts = [f"{FAMILIES[c]}:{records}:{p / 100:g}" for c, records, p in distinct.tolist()]
         return number, [";".join(_FLAG_TEXT[flags] + [kind_texts[t] for t in shown_ids if t >= 0]) for flags, *shown_ids in keys.tolist()]
-
-
-def _distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct rows of a 2-D integer array, sorted, and each row's number among them.
-    Found by sorting (``np.unique(axis=0)`` takes six times as long); by one int64 key
-    (``np.unique``) when the columns fit in one."""
-    if not len(rows):
-        return np.zeros(0, np.int64), rows
-    low, high = rows.min(axis=0), rows.max(axis=0)
-    widths = [max(1, int(h - lo).bit_length()) for lo, h in zip(low.tolist(), high.tolist(), strict=True)]
-    if sum(widths) <= 63:
-        key = np.zeros(len(rows), np.int64)
-        for column, lo, width in zip(rows.T, low.tolist(), widths, strict=True):
-            key <<= width
-            key |= column - lo
-        _, first, number = np.unique(key, return_index=True, return_inverse=True)
-        return number.reshape(-1), rows[first]
-    order = np.lexsort(rows.T[::-1])
-    ordered = rows[order]
-    new = np.ones(len(ordered), bool)
-    new[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
-    number = np.empty(len(ordered), np.int64)
-    number[order] = np.cumsum(new) - 1
-    return number, ordered[new]
 
 
 REASONS_TOP = 3
