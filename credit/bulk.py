@@ -52,6 +52,10 @@ def allocate_ids(session: Session, table: Table, count: int) -> range | list[int
     (pk,) = table.primary_key.columns
     connection = session.connection()
     if connection.dialect.name == "postgresql":
+        # The lock the INSERT would take anyway, taken before the ids: a reader waiting for every
+        # writer of the table to end (credit.grading_columns.lock_records) then waits for this
+        # one too, not only for those that have inserted already.
+        connection.exec_driver_sql(f"LOCK TABLE {connection.dialect.identifier_preparer.quote(table.name)} IN ROW EXCLUSIVE MODE")
         query = sa.text("SELECT nextval(pg_get_serial_sequence(:table, :column)) FROM generate_series(1, :count)")
         return sorted(connection.execute(query, {"table": table.name, "column": pk.name, "count": count}).scalars())
     top = connection.execute(sa.select(sa.func.max(pk))).scalar() or 0

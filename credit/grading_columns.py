@@ -42,7 +42,7 @@ log = structlog.get_logger()
 # What the stored arrays mean: rows of another layout (an older release's categories or
 # sectors) are derived again, never read.
 LAYOUT = "v1:" + hashlib.sha256(json.dumps([CATEGORIES, SECTORS]).encode()).hexdigest()[:16]
-# Each stored row covers at most this many ids (17 MB of arrays).
+# A stored row covers this many ids (17 MB of arrays); an import's, up to a batch more.
 CHUNK_IDS = 1_000_000
 # The arrays of a row, in this order, little-endian: the id as an offset from low_id, the
 # enterprise id, the date and the period's end (day numbers, credit.scoring.day_number; -1:
