@@ -106,12 +106,15 @@ def score(records: list[Any], policy: Any, cutoff: dict[str, dt.date | None], as
 
 
 def grade_orm(db: Path, as_of: dt.date) -> None:
-    from sqlalchemy import delete, func, select, text
+    import numpy as np
+    from sqlalchemy import delete, func, select
     from sqlalchemy.orm import Session
 
+    from credit import audit, grade_store
     from credit.db import make_engine
     from credit.enums import EnterpriseStatus
-    from credit.grading_models import CreditRepair, Grade, GradingRun
+    from credit.roles import Actor, Role
+    from credit.grading_models import CreditRepair, GradePart, GradeReason, GradingRun
     from credit.models import CreditRecord, Enterprise
     from credit.policy import load_policy
 
@@ -145,22 +148,28 @@ def grade_orm(db: Path, as_of: dt.date) -> None:
         )
         session.add(run)
         session.flush()
-        for n, (enterprise_id, points) in enumerate(scores.items(), 1):
-            session.add(Grade(run_id=run.id, enterprise_id=enterprise_id, tier=tiers[enterprise_id],
-                              score=round(points * 100), flags=0, reasons=""))
-            if n % 10_000 == 0:  # a batch job flushes as it goes, or every pending object stays in memory
-                session.flush()
+        # Stored as the product stores grades (credit.grade_store: there is no table of rows to
+        # add entities to any more); the naive part is the reading and scoring above.
+        ids = np.array(list(scores), np.int64)
+        grade_store.store(session, run.id, ids, np.array([TIERS.index(tiers[e]) for e in scores]), np.array([round(p * 100) for p in scores.values()]),
+                          np.zeros(len(ids), np.int64), np.zeros(len(ids), np.int64), [""])
         run.seconds = round(time.perf_counter() - started, 3)
+        # Every change is recorded in the audit trail, as the product's are.
+        audit.record(session, "credit.grade", f"baseline grading run {run.id}", subject=f"run {run.id}", actor=Actor("bench-baseline", Role.PLANNER))
         session.commit()
         seconds = time.perf_counter() - started
         # Untimed. How much the omissions change: tiers equal to the latest real run of the same date.
         real = session.scalar(select(func.max(GradingRun.id)).where(GradingRun.id < run.id, GradingRun.as_of == as_of))
-        agree = session.scalar(text(
-            "SELECT count(*) FROM grades m JOIN grades r ON r.enterprise_id = m.enterprise_id AND r.tier = m.tier"
-            " WHERE m.run_id = :mine AND r.run_id = :real"), {"mine": run.id, "real": real}) if real else None
+        agree = None
+        if real:
+            mine, theirs = grade_store.load(session, run.id, with_reasons=False), grade_store.load(session, real, with_reasons=False)
+            _, a, b = np.intersect1d(mine.enterprise, theirs.enterprise, assume_unique=True, return_indices=True)
+            agree = int((mine.tier[a] == theirs.tier[b]).sum())
         # The benchmark database keeps the real runs only.
-        session.execute(delete(Grade).where(Grade.run_id == run.id))
+        session.execute(delete(GradePart).where(GradePart.run_id == run.id))
+        session.execute(delete(GradeReason).where(GradeReason.run_id == run.id))
         session.execute(delete(GradingRun).where(GradingRun.id == run.id))
+        audit.record(session, "credit.grade", f"baseline grading run {run.id} removed", subject=f"run {run.id}", actor=Actor("bench-baseline", Role.PLANNER))
         session.commit()
     engine.dispose()
     emit(seconds=seconds, read_score_seconds=read_done - started, write_seconds=seconds - (read_done - started),
@@ -180,11 +189,31 @@ def stratum_size(ratio: str, size: int) -> int:
     return min(size, max(1, int(Fraction(ratio.rstrip("%")) / 100 * size + Fraction(1, 2))))
 
 
+def _grades_table(connection: Any, db: Path, task_code: str) -> None:
+    """The task's grading run as a table of rows (temp.grades), as the naive draw would query it;
+    the product stores a run's grades as arrays (credit.grade_store)."""
+    from sqlalchemy.orm import Session
+
+    from credit import grade_store
+    from credit.db import make_engine
+    from credit.policy import TIERS as LETTERS
+
+    (run_id,) = connection.execute("SELECT grading_run_id FROM tasks WHERE code = ?", (task_code,)).fetchone()
+    engine = make_engine(f"sqlite:///{db}")
+    with Session(engine) as session:
+        grades = grade_store.load(session, run_id, with_reasons=False)
+    engine.dispose()
+    connection.execute("CREATE TEMP TABLE grades (run_id INTEGER, enterprise_id INTEGER, tier TEXT, PRIMARY KEY (run_id, enterprise_id))")
+    connection.executemany("INSERT INTO temp.grades VALUES (?, ?, ?)",
+                           [(run_id, e, LETTERS[t]) for e, t in zip(grades.enterprise.tolist(), grades.tier.tolist(), strict=True)])
+
+
 def draw_random(db: Path, task_code: str) -> None:
     from credit.models import OUTSIDE_SPOT_CHECKS
     from credit.policy import parse_policy  # the default tier of enterprises the run did not grade
 
     connection = connect(db)
+    _grades_table(connection, db, task_code)  # untimed: a design of grade rows would have the table
     started = time.perf_counter()
     task_id, run_id, scope, starts_on, cap, policy_text = connection.execute(
         "SELECT t.id, t.grading_run_id, t.scope, t.starts_on, t.yearly_cap, r.policy_text FROM tasks t "
@@ -198,7 +227,7 @@ def draw_random(db: Path, task_code: str) -> None:
     # What the real draw's frame excludes too: not in business, and the yearly cap of checks
     # (imported spot-check records of the year; a fresh copy has no earlier draws).
     base = (
-        "FROM enterprises e LEFT JOIN grades g ON g.run_id = :run AND g.enterprise_id = e.id"
+        "FROM enterprises e LEFT JOIN temp.grades g ON g.run_id = :run AND g.enterprise_id = e.id"
         f" WHERE ({' OR '.join(f'e.status = {s!r}' for s in IN_BUSINESS)}) AND coalesce(g.tier, :default) = :tier"
         # Spelled as the partial index's condition, or SQLite scans every record instead.
         f" AND e.id NOT IN (SELECT enterprise_id FROM credit_records WHERE {OUTSIDE_SPOT_CHECKS}"

@@ -184,7 +184,7 @@ def grade_row(size: SizeResult, db: Path, runner: Runner, as_of: str, runs: int)
         same = base["same_tier_as_credit_grade"]
         size.details.append(
             f"Grade: {g['records']:,} records read; read {seconds(g['stages']['read'])} s, score {seconds(g['stages']['score'])} s, "
-            f"write {seconds(g['stages']['write'])} s. Floor (b), the grader's records query into numpy: {seconds(b['seconds'])} s "
+            f"write {seconds(g['stages']['write'])} s. Floor (b), the grader's stored columns of the records: {seconds(b['seconds'])} s "
             f"(grade = {times(g['seconds'] / b['seconds'])} it). ORM baseline: {base['records_loaded']:,} records loaded as "
             f"entities for {base['enterprises']:,} enterprises (read and score {seconds(base['read_score_seconds'])} s, write "
             f"{seconds(base['write_seconds'])} s); same tier as `credit grade` for "
@@ -434,12 +434,13 @@ def report(sizes: list[SizeResult], args: argparse.Namespace, started: dt.dateti
         "- **Grade baseline** (`grade-orm`): every enterprise under supervision and every CreditRecord loaded as ORM "
         "entities (`yield_per`), records in enterprise order grouped with `itertools.groupby`, a Python loop over each "
         "enterprise's records adding the policy's points for its category while its impact period runs (its own "
-        "effective_until wins), tiers by the policy's thresholds, a GradingRun and one Grade entity per enterprise added "
-        "to the session (flushed every 10,000) and committed. It **omits** first offences (首违不罚), tolerance for "
+        "effective_until wins), tiers by the policy's thresholds, a GradingRun, the grades stored as the product stores "
+        "them (arrays, credit.grade_store) and committed with its audit event. It **omits** first offences (首违不罚), tolerance for "
         "new-economy enterprises (包容审慎), approved repairs, corrections superseding a record, removals ending a "
         "listing, the list overrides (serious list → D, abnormal list ≥ C), the reasons and the result digest; its "
         "tiers match `credit grade` for the share given per size. Its run is deleted afterwards.",
-        "- **Draw baseline** (`draw-random`): for each of the 40 strata (item × tier), `SELECT count(*)` and `SELECT e.id … "
+        "- **Draw baseline** (`draw-random`): the grading run's tiers put in a table of rows first (untimed), then for "
+        "each of the 40 strata (item × tier), `SELECT count(*)` and `SELECT e.id … "
         "ORDER BY random() LIMIT n` with the same exclusions (in business, applicable item, yearly cap) and the product's "
         "rounding of stratum sizes (each size says whether the matters agree), then the visits and their items inserted. It is **neither reproducible nor "
         "verifiable**: SQLite's random() has no seed, so nobody, the planner included, can re-run the draw or show that "
