@@ -22,7 +22,7 @@ import hashlib
 import json
 import pathlib
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,7 @@ from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from credit import forked
+from credit.fields import remembered_each
 from credit.grading_models import GradingColumns
 from credit.policy import CATEGORIES, CODE
 from credit.scoring import NO_DATE, SECTORS, day_number
@@ -334,20 +335,11 @@ class Collector:
             self.low = first - 1
         self.parts.append(Columns(
             np.arange(first, last + 1, dtype=np.int64), np.array(enterprise_ids, np.int64),
-            np.array(self._remembered(self.days, occurred_on, _day), np.int64),
-            np.array(self._remembered(self.days, effective_until, _day), np.int64), np.array(codes, np.int64)))
+            np.array(remembered_each(self.days, occurred_on, _day), np.int64),
+            np.array(remembered_each(self.days, effective_until, _day), np.int64), np.array(codes, np.int64)))
         self.next_id = last + 1
         if last - self.low >= CHUNK_IDS:
             self.flush()
-
-    @staticmethod
-    def _remembered(known: dict[Any, int], values: Sequence[Any], make: Callable[[Any], int]) -> list[int]:
-        found = list(map(known.get, values))
-        if None in found:
-            for i, hit in enumerate(found):
-                if hit is None:
-                    found[i] = known[values[i]] = make(values[i])
-        return found  # type: ignore[return-value]
 
     def code(self, kind: Any, severity: Any, sector: Any, substantiated: bool | None, result_codes: str | None) -> int:
         """sector · 32 + category of a record with these details, by the very SQL a grading

@@ -240,7 +240,7 @@ class Records(Directory):
         known = self.combinations.values
         codes = {n: self.grading_columns.code(*known[n][:3], *known[n][4:6]) for n in set(values.combinations)}
         self.grading_columns.add(new_ids, enterprise_ids, list(map(codes.__getitem__, values.combinations)),  # type: ignore[arg-type]
-                         values.occurred_on, values.effective_until)
+                                 values.occurred_on, values.effective_until)
         return []
 
     def finish(self) -> None:
@@ -306,7 +306,7 @@ class Records(Directory):
         insert_new_rows(self.session, table, INSERT_COLUMNS, rows, hashes=hashes)
         # RECORD_FIELDS: kind, severity, sector, ground, substantiated, result_codes, occurred_on, …, effective_until
         self.grading_columns.add(new_ids, [row[-5] for row in rows], [self.grading_columns.code(*row[:3], *row[4:6]) for row in rows],
-                         [row[6] for row in rows], [row[9] for row in rows])
+                                 [row[6] for row in rows], [row[9] for row in rows])
         self.seen.add(unchanged)
         return refused
 

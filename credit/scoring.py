@@ -114,13 +114,14 @@ def add_months_to(date: dt.date, months: int) -> dt.date:
 
 @dataclass(frozen=True)
 class Records:
-    """Credit records as parallel arrays. ``enterprise`` indexes the enterprises given to ``grade``."""
+    """Credit records as parallel arrays. ``enterprise`` indexes the enterprises given to ``grade``.
+    The others may be any integer type wide enough (the grader passes them as stored: uint8, int32)."""
 
     enterprise: np.ndarray  # int64
-    category: np.ndarray  # int64, CODE of credit.policy
-    sector: np.ndarray  # int64, index in SECTORS
-    occurred: np.ndarray  # int64 day numbers
-    until: np.ndarray  # int64 day number of the record's own 影响期截止, or NO_DATE
+    category: np.ndarray  # CODE of credit.policy
+    sector: np.ndarray  # index in SECTORS
+    occurred: np.ndarray  # day numbers
+    until: np.ndarray  # day number of the record's own 影响期截止, or NO_DATE
     repaired: np.ndarray  # bool: an approved repair on or before the grading date
 
 

@@ -173,16 +173,22 @@ class Env:
             writer.writerows(rows)
         return path
 
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session on the test database; whatever it did not commit is rolled back at the end."""
+        engine = make_engine(self.url)
+        try:
+            with Session(engine) as session:
+                yield session
+        finally:
+            engine.dispose()
+
     def grades(self, run: int, enterprise_ids: Sequence[int] | None = None) -> Any:
         """The stored grades of a run (credit.grade_store.RunGrades)."""
         from credit import grade_store
 
-        engine = make_engine(self.url)
-        try:
-            with Session(engine) as session:
-                return grade_store.load(session, run, enterprise_ids)
-        finally:
-            engine.dispose()
+        with self.session() as session:
+            return grade_store.load(session, run, enterprise_ids)
 
     def score(self, run: int, enterprise_id: int) -> int | None:
         """An enterprise's stored score in a run (hundredths), or None when not graded."""

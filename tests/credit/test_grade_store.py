@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 from unittest import mock
 
 import numpy as np
@@ -24,23 +23,11 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from credit import grade_store
-from credit.db import make_engine
 from credit.errors import SpotcheckError
 from credit.grading_models import GradingRun
 from credit.lookup import distinct_rows
 from credit.policy import TIERS
 from tests.conftest import Env
-
-
-@contextmanager
-def session_of(env: Env) -> Iterator[Session]:
-    """A session on the test database; whatever it wrote is rolled back at the end."""
-    engine = make_engine(env.url)
-    try:
-        with Session(engine) as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 def _run(session: Session) -> int:
@@ -80,7 +67,7 @@ def stored(env: Env, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Session,
     """A session holding a run whose ten grades were stored in parts of three, and a second run
     with other reason numbers beside it, which no load of the first must see."""
     monkeypatch.setattr("credit.grade_store.PART", 3)
-    with session_of(env) as session:
+    with env.session() as session:
         run_id = _run(session)
         _store(session, run_id)
         _store(session, _run(session), reason_offset=2)
@@ -97,7 +84,7 @@ def test_store_writes_parts_in_enterprise_id_order(stored: tuple[Session, int]) 
 
 def test_store_refuses_a_negative_enterprise_id(env: Env) -> None:
     """The parts are found by their enterprise id range from 0 up; a negative id is refused, not stored."""
-    with session_of(env) as session:
+    with env.session() as session:
         run_id = _run(session)
         one = np.array([1], np.int64)
         with pytest.raises(RuntimeError, match="grades out of the stored range"):

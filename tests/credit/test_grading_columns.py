@@ -11,8 +11,7 @@ PostgreSQL wherever a database is involved.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 from unittest import mock
 
@@ -36,17 +35,6 @@ from tests.cli.test_credit import (
 from tests.conftest import RECORD_HEADER, Env
 
 
-@contextmanager
-def session_of(env: Env) -> Iterator[Session]:
-    """A session on the test database; whatever it wrote is rolled back at the end."""
-    engine = make_engine(env.url)
-    try:
-        with Session(engine) as session:
-            yield session
-    finally:
-        engine.dispose()
-
-
 def _ranges(env: Env) -> list[tuple[int, int, int]]:
     return [(low, high, count) for low, high, count, _ in _stored_columns(env)]
 
@@ -66,7 +54,7 @@ def _assert_same_as_derived(env: Env) -> None:
     """Every stored range is what SQL derives for its ids: the same bytes, and (readably, should
     they differ) the same records."""
     stored = _stored_columns(env)
-    with session_of(env) as session:
+    with env.session() as session:
         for low, high, count, data in stored:
             derived = derive(session, low, high)
             assert _decoded((low, high, len(derived), derived.encode(low))) == _decoded((low, high, count, data)), (low, high)
@@ -197,7 +185,7 @@ def test_collector_stores_a_range_per_run_of_consecutive_ids(env: Env, monkeypat
         id_, enterprise, code, occurred, until = record(i)
         return id_, enterprise, day_number(dt.date.fromisoformat(occurred)), NO_DATE if until is None else day_number(dt.date.fromisoformat(until)), code
 
-    with session_of(env) as session:
+    with env.session() as session:
         collector = Collector(session)
         for batch in ([1, 2, 3], [4, 5], [8, 9], [10, 12], [13, 14, 15], [16, 17, 18], [], [19, 20]):
             ids, enterprises, codes, occurred, until = (list(column) for column in zip(*map(record, batch))) if batch else ([], [], [], [], [])
@@ -299,7 +287,7 @@ def imported(data: tuple[Env, dict[int, str]], monkeypatch: pytest.MonkeyPatch) 
 
 def _documents(env: Env) -> dict[str, int]:
     """The id of each document number's latest record."""
-    with session_of(env) as session:
+    with env.session() as session:
         return dict(session.execute(text("SELECT document_no, max(id) FROM credit_records GROUP BY document_no")).all())  # type: ignore[arg-type]
 
 
@@ -310,7 +298,7 @@ def test_each_import_stores_one_range_and_the_ranges_tile_every_id(imported: tup
     n = sum(doc.startswith("K1-") for doc in codes)
     assert _ranges(env) == [(0, 19, 19), (19, 19 + n, n), (19 + n, 20 + 2 * n, n + 1)]
     _assert_tiling(env)
-    with session_of(env) as session:
+    with env.session() as session:
         assert gaps([(low, high) for low, high, _ in _ranges(env)], 20 + 2 * n) == []
         assert fill(session, 20 + 2 * n) == 0  # a grading finds nothing to derive
 
@@ -322,7 +310,7 @@ def test_import_stores_what_sql_derives_for_every_kind(imported: tuple[Env, dict
     env, codes = imported
     _assert_same_as_derived(env)
     ids = _documents(env)
-    with session_of(env) as session:
+    with env.session() as session:
         top = max(ids.values())
         stored = read(session, top)
         assert stored.ids.tolist() == list(range(1, top + 1))
@@ -373,7 +361,7 @@ def result_code_sets(draw: st.DrawFn) -> str:
 def test_collector_code_of_spot_checks(env: Env, codes: str) -> None:
     """Collector.code, run by the database, gives the category the rules say for any valid
     combination of result codes, whichever way the import hands the kind over (enum or text)."""
-    with session_of(env) as session:
+    with env.session() as session:
         collector = Collector(session)
         expected = CODE[_spot_category(codes)]
         assert collector.code(RecordKind.SPOT_CHECK, None, None, None, codes) == expected, codes
@@ -384,7 +372,7 @@ def test_collector_code_of_spot_checks(env: Env, codes: str) -> None:
 def test_collector_code_of_every_other_kind(env: Env) -> None:
     """Penalties by severity and sector, complaints by substantiation, and the kinds with no
     detail: Collector.code as the category table and SECTORS say."""
-    with session_of(env) as session:
+    with env.session() as session:
         collector = Collector(session)
         for severity in Severity:
             for sector in Sector:
@@ -416,7 +404,7 @@ def test_a_range_of_another_layout_is_derived_again(data: tuple[Env, dict[int, s
     before = _stored_columns(env)
     assert [(low, high) for low, high, _, _ in before] == [(0, 19), (19, 20)]
     kept_id = env.scalar("SELECT id FROM grading_columns WHERE low_id = 19")
-    with session_of(env) as session:
+    with env.session() as session:
         session.execute(text("UPDATE grading_columns SET layout = 'old' WHERE low_id = 0"))
         session.commit()
         with pytest.raises(RuntimeError, match="no stored range covers records 1–19"):
@@ -440,7 +428,7 @@ def test_read_refuses_a_missing_range_and_fill_derives_it(data: tuple[Env, dict[
     _one_more_record(env, u, "CN-8-2")
     assert _ranges(env) == [(0, 19, 19), (19, 20, 1), (20, 21, 1)]
     whole = _stored_columns(env)
-    with session_of(env) as session:
+    with env.session() as session:
         session.execute(text("DELETE FROM grading_columns WHERE low_id = 19"))
         with pytest.raises(RuntimeError, match="no stored range covers records 20–20"):
             read(session, 21)

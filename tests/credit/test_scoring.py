@@ -292,3 +292,19 @@ def test_result_codes_the_grading_sql_matches_as_substrings() -> None:
     assert [c for c in codes if "1" in c] == ["1", "10", "11", "12"]
     with pytest.raises(ValueError, match="cannot be combined"):
         parse_result_codes("1;A")
+
+
+@settings(max_examples=200, deadline=None)
+@given(histories, since)
+def test_the_stored_column_types_grade_as_int64_does(rows: list[R], new_economy: list) -> None:
+    """The grader hands the core its columns as stored (credit.grading_columns: uint8 codes,
+    int32 days) and the enterprise index as int64: the same grading as all-int64 arrays."""
+    rows = _clean(rows)
+    wide = records(rows)
+    narrow = Records(enterprise=wide.enterprise, category=wide.category.astype(np.uint8), sector=wide.sector.astype(np.uint8),
+                     occurred=wide.occurred.astype(np.int32), until=wide.until.astype(np.int32), repaired=wide.repaired)
+    since_days = np.array([day_number(d) if d else NO_DATE for d in new_economy], np.int64)
+    a, b = grade(wide, since_days, POLICY, day_number(AS_OF)), grade(narrow, since_days, POLICY, day_number(AS_OF))
+    for name in ("score", "tier", "flags", "family_points", "family_counts", "status", "points", "last_day"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert a.reason_table()[1] == b.reason_table()[1] and np.array_equal(a.reason_table()[0], b.reason_table()[0])
