@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, Table, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from credit.audit_chain import canonical_json, event_hash, row_hash, row_key, unpack
+from credit.audit_chain import PackedRows, canonical_json, event_hash, packed_rows, row_hash, row_key, unpack
 from credit.audit_models import AuditEvent, AuditHead, AuditPack, AuditRow
 from credit.audit_pending import Pending
 from credit.db import Base, utcnow
@@ -77,10 +77,14 @@ def note_new(session: Session, table: Table, keys: list[str], hashes: list[str])
     has nothing before them, and the caller hashed what it wrote. They are stored in packs
     (``audit_packs``), not a row each: ``table``'s key must start with an integer id."""
     if _audited(table) and keys:
-        if len(keys) != len(hashes):
-            raise ValueError(f"{len(keys)} key(s) but {len(hashes)} hash(es) for {table.name}")
+        note_packed(session, table, packed_rows(keys, hashes))
+
+
+def note_packed(session: Session, table: Table, packs: list[PackedRows]) -> None:
+    """``note_new`` for rows already packed (audit_chain.packed_rows)."""
+    if _audited(table):
         # str(): table.name is a quoted_name, which sqlite3 asks for __conform__ at every bind.
-        _pending(session).pack(session.connection(), str(table.name), keys, hashes)
+        _pending(session).pack(session.connection(), str(table.name), packs)
 
 
 @event.listens_for(Session, "after_flush")

@@ -128,6 +128,35 @@ def pack(keys: Sequence[str], hashes: Sequence[str]) -> tuple[str, bytes]:
     return "\n".join(keys), bytes.fromhex("".join(hashes))
 
 
+@dataclass(frozen=True)
+class PackedRows:
+    """Up to PACK_ROWS new rows of one table, packed as ``audit_packs`` stores them."""
+
+    rows: int
+    lo: int  # the smallest and largest first key column (an integer id)
+    hi: int
+    keys: str
+    hashes: bytes
+    sha256: str
+
+
+PACK_ROWS = 4096
+
+
+def packed_rows(keys: Sequence[str], hashes: Sequence[str]) -> list[PackedRows]:
+    """New rows' keys and hex hashes cut into packs. Each key's first column is an integer id.
+    Pure, so that a forked child can make the packs while the parent inserts the rows."""
+    if len(keys) != len(hashes):
+        raise ValueError(f"{len(keys)} key(s) but {len(hashes)} hash(es)")
+    out = []
+    for start in range(0, len(keys), PACK_ROWS):
+        some = keys[start:start + PACK_ROWS]
+        text, blob = pack(some, hashes[start:start + PACK_ROWS])
+        firsts = list(map(int, some)) if "|" not in some[0] else [int(k.partition("|")[0]) for k in some]
+        out.append(PackedRows(len(some), min(firsts), max(firsts), text, blob, pack_digest(text, blob)))
+    return out
+
+
 def unpack(keys: str, hashes: bytes) -> list[tuple[str, str]]:
     """A pack's (key, hash) pairs. A pack whose keys and hashes do not pair up (edited behind
     the system's back) gives the pairs it can; its digest no longer matches the event's."""

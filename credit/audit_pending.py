@@ -5,7 +5,7 @@ A few changes (most commands) stay in memory. An import changes a row per line o
 the database sorts them for the event's digest and copies them into ``audit_rows`` itself.
 
 Rows a bulk write inserts under new keys are set aside as packs instead (``audit_packs``, up to
-``PACK_ROWS`` rows each): their keys and hashes go to a temporary table at once, and only each
+``audit_chain.PACK_ROWS`` rows each): their keys and hashes go to a temporary table at once, and only each
 pack's digest stays in memory.
 """
 
@@ -14,11 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from sqlalchemy import Connection
 
-from credit.audit_chain import PackLine, digest_sorted, pack, pack_digest
+from credit.audit_chain import PackedRows, PackLine, digest_sorted
 from credit.pg_copy import copy_rows
 
 SPILL_AT = 20_000
-PACK_ROWS = 4096
 _TABLE = "audit_pending"
 _STAGE = "audit_pending_stage"
 _PACKS = "audit_pending_packs"
@@ -38,21 +37,18 @@ class Pending:
     def __bool__(self) -> bool:
         return bool(self.memory) or self.spilled or bool(self.packs)
 
-    def pack(self, connection: Connection, table: str, keys: list[str], hashes: list[str]) -> None:
-        """Set aside rows just inserted under new keys (nothing in the trail before them), with
-        their hashes. Each key's first column is an integer id."""
-        if not self.packs:
+    def pack(self, connection: Connection, table: str, packs: list[PackedRows]) -> None:
+        """Set aside rows just inserted under new keys (nothing in the trail before them), packed
+        (audit_chain.packed_rows)."""
+        if packs and not self.packs:
             blob = "BYTEA" if connection.dialect.name == "postgresql" else "BLOB"
             _empty_temp_table(connection, _PACKS, "seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, lo BIGINT NOT NULL, "
                               f"hi BIGINT NOT NULL, rows INTEGER NOT NULL, keys TEXT NOT NULL, hashes {blob} NOT NULL")
         mark = _mark(connection)
-        for start in range(0, len(keys), PACK_ROWS):
-            some = keys[start:start + PACK_ROWS]
-            text, blob = pack(some, hashes[start:start + PACK_ROWS])
-            firsts = list(map(int, some)) if "|" not in some[0] else [int(k.partition("|")[0]) for k in some]
-            line = PackLine(table, len(self.packs) + 1, len(some), pack_digest(text, blob))
+        for packed in packs:
+            line = PackLine(table, len(self.packs) + 1, packed.rows, packed.sha256)
             connection.exec_driver_sql(f"INSERT INTO {_PACKS} ({_PACK_COLUMNS}) VALUES ({', '.join([mark] * 7)})",
-                                       (line.seq, table, min(firsts), max(firsts), line.rows, text, blob))
+                                       (line.seq, table, packed.lo, packed.hi, line.rows, packed.keys, packed.hashes))
             self.packs.append(line)
 
     def put(self, connection: Connection, table: str, key: str, before: str | None, after: str | None) -> None:

@@ -109,6 +109,13 @@ def insert_new_rows(session: Session, table: Table, columns: Sequence[str], rows
     _insert(session, table, columns, rows, True)
 
 
+def insert_fresh_rows(session: Session, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """The INSERT of :func:`insert_new_rows` alone: the caller gives the audit trail the rows'
+    packs itself (audit.note_packed), made beside the insert."""
+    if rows:
+        _insert(session, table, columns, rows, True)
+
+
 def _insert(session: Session, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]], stage: bool) -> None:
     connection = session.connection()
     dialect = connection.dialect

@@ -63,6 +63,10 @@ class Enterprise(Base):
         Index("ix_enterprises_not_supervised", "status", sqlite_where=text(NOT_SUPERVISED_SQL), postgresql_where=text(NOT_SUPERVISED_SQL)),
         Index("ix_enterprises_new_economy", "new_economy_since", sqlite_where=text("new_economy_since IS NOT NULL"),
               postgresql_where=text("new_economy_since IS NOT NULL")),
+        # A draw reads its population from this index alone, grouped by what decides which items
+        # apply (inspection/frame.py): every column a task's scope may name is in it, and within a
+        # group the USCCs come in order. The whole table read row by row took twice as long.
+        Index("ix_enterprises_draw", "status", "entity_type", "industry_code", "uscc", "district_code", "station"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

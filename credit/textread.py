@@ -29,3 +29,11 @@ def parse_fixed(text: str | None, expected: int, width: int, what: str) -> np.nd
     if len(raw) != width * expected:
         raise SpotcheckError(f"{what}: {expected} values of {width} characters expected, {len(raw)} bytes read (a value of another length?)")
     return np.frombuffer(raw, dtype=f"S{width}").copy()
+
+
+def concat_sql(dialect: str, value: str, separator: str, order_by: str | None = None) -> str:
+    """The aggregate that joins ``value`` (as text) with ``separator``: SQLite's group_concat
+    joins in the order it reads the rows, which no clause of its version 3.40 can set."""
+    if dialect == "sqlite":
+        return f"group_concat({value}, '{separator}')"
+    return f"string_agg(({value})::text, '{separator}'{f' ORDER BY {order_by}' if order_by else ''})"

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import structlog
@@ -18,8 +18,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from credit import audit, forked
-from credit.audit_chain import hash_json_rows, json_id
-from credit.bulk import allocate_ids, insert_new_rows
+from credit.audit_chain import PackedRows, hash_json_rows, json_id, packed_rows
+from credit.bulk import allocate_ids, insert_fresh_rows
 from credit.errors import SpotcheckError
 from credit.grading import run_policy
 from credit.grading_models import GradingRun
@@ -33,10 +33,11 @@ from inspection.task_models import AssignmentRun, Draw, DrawAttempt, Task, TaskI
 from inspection.tasks import get_task, task_items
 
 log = structlog.get_logger()
+T = TypeVar("T")
 
 # A population from which the snapshot is made in a forked process (below, a thread: a small
-# one takes milliseconds, less than a fork).
-SNAPSHOT_FORK_FROM = 100_000
+# one takes milliseconds, less than a fork); the audit packs of the visits from a tenth of it.
+FORK_FROM = 100_000
 
 VISIT_COLUMNS = ("id", "task_id", "enterprise_id", "rank", "number", "tier", "scheduled_on")
 VISIT_ITEM_COLUMNS = ("visit_id", "task_item_id")
@@ -99,19 +100,18 @@ def draw_task(session: Session, code: str, entropy: str, operator: str) -> Draw:
 
     # The snapshot (sorting the USCCs, the text, its hash and compression) is made on the other
     # core while the sample is drawn and the visits are written.
-    snapshot = _start_snapshot(task_frame.frame)
+    snapshot = _beside(_snapshot, task_frame.frame, big=len(task_frame.frame.usccs) >= FORK_FROM)
     with forked.reaped(snapshot):
         result = sampling.draw(task_frame.frame, _ratios(params), key, task_frame.numbers)
-        result_text = result.result_text()
         log.info("draw_sampled", task=code, seconds=round(time.perf_counter() - started, 3))
         departments = [r.department for r in rules]
-        _write_visits(session, task.id, task_frame, result, [ti.id for ti, _, _ in items])
+        result_sha256 = _write_visits(session, task.id, task_frame, result, [ti.id for ti, _, _ in items])
     population_sha256, population = snapshot()
     record = Draw(
         task_id=task.id, operator=operator, algorithm=sampling.ALGORITHM, entropy=entropy, seed_hex=task.seed_hex,
         key_hex=key.hex(), parameters=params.to_json(), population_sha256=population_sha256,
         population_size=len(task_frame.frame.usccs), population=population,
-        result_sha256=sampling.digest(result_text), visits=len(result.visit_rows), matters=result.matters,
+        result_sha256=result_sha256, visits=len(result.visit_rows), matters=result.matters,
         separate_visits=result.separate_visits(departments),
         report=json.dumps(_report(task_frame, result, departments), ensure_ascii=False), seconds=0.0,
     )
@@ -137,16 +137,16 @@ def consistent_snapshot(session: Session) -> None:
         session.info["snapshot"] = True  # set once, before the first statement (audit verify calls it first)
 
 
-def _start_snapshot(frame: sampling.Frame) -> Callable[[], tuple[str, bytes]]:
-    """Start making ``frame``'s snapshot (its hash and packed text); the returned function waits
-    for it. A big population's is made in a forked process, where sorting its byte strings
-    (which holds the GIL) does not slow the draw; a small one's in a thread."""
-    if forked.AVAILABLE and len(frame.usccs) >= SNAPSHOT_FORK_FROM:
-        return forked.start(_snapshot, frame)
+def _beside(func: Callable[..., T], *args: Any, big: bool) -> Callable[[], T]:
+    """Start ``func(*args)`` beside this process; the returned function waits for its result.
+    Big work goes to a forked process, where sorting byte strings or hashing (which hold the
+    GIL) does not slow the draw; small work to a thread, which starts in microseconds."""
+    if forked.AVAILABLE and big:
+        return forked.start(func, *args)
     pool = ThreadPoolExecutor(max_workers=1)
-    made = pool.submit(_snapshot, frame)
+    made = pool.submit(func, *args)
 
-    def wait() -> tuple[str, bytes]:
+    def wait() -> T:
         try:
             return made.result()
         finally:
@@ -194,7 +194,9 @@ def _report(task_frame: TaskFrame, result: sampling.Draw, departments: list[str]
     }
 
 
-def _write_visits(session: Session, task_id: int, task_frame: TaskFrame, result: sampling.Draw, task_item_ids: list[int]) -> None:
+def _write_visits(session: Session, task_id: int, task_frame: TaskFrame, result: sampling.Draw, task_item_ids: list[int]) -> str:
+    """Insert a visit per drawn enterprise and its items; the result hash. The audit trail's
+    packs of the new rows and the result hash are made beside the inserts (:func:`_packs`)."""
     rows = result.visit_rows
     # Rank by random number (ties by USCC): the published list's order.
     ranked = rows[sampling.order_by_number(result.numbers[rows], task_frame.frame.usccs[rows])]
@@ -205,18 +207,33 @@ def _write_visits(session: Session, task_id: int, task_frame: TaskFrame, result:
     if tuple(c.name for c in visits.columns) != VISIT_COLUMNS or tuple(c.name for c in VisitItem.__table__.columns) != VISIT_ITEM_COLUMNS:
         raise RuntimeError("the columns of visits or visit_items no longer match the draw's: the audit hashes would be wrong")
     visit_ids = list(allocate_ids(session, visits, len(ranked)))
-    ranks = range(1, len(ranked) + 1)
-    rows = list(zip(visit_ids, itertools.repeat(task_id), enterprise_ids, ranks, numbers, tiers, itertools.repeat(None), strict=False))
-    # The rows' canonical JSON spelled directly: integers, hex digits and a tier letter need no
-    # escaping, and no date is set yet (a test holds this to row_hash).
-    layout = b"[%d," + json_id(task_id) + b',%d,%d,"%b","%b",null]'
-    hashes = hash_json_rows(layout, visit_ids, enterprise_ids, ranks, map(str.encode, numbers), map(str.encode, tiers))
-    insert_new_rows(session, visits, VISIT_COLUMNS, rows, hashes=hashes)
     which, item = np.nonzero(result.selected[ranked])
     item_visits = np.asarray(visit_ids, np.int64)[which].tolist()
     item_tasks = np.asarray(task_item_ids, np.int64)[item].tolist()
-    pairs = list(zip(item_visits, item_tasks, strict=True))
-    insert_new_rows(session, VisitItem.__table__, VISIT_ITEM_COLUMNS, pairs, hashes=hash_json_rows(b"[%d,%d]", item_visits, item_tasks))
+    made = _beside(_packs, result, task_id, visit_ids, enterprise_ids, numbers, tiers, item_visits, item_tasks,
+                   big=len(ranked) >= FORK_FROM // 10)
+    with forked.reaped(made):
+        insert_fresh_rows(session, visits, VISIT_COLUMNS, list(zip(visit_ids, itertools.repeat(task_id), enterprise_ids, range(1, len(ranked) + 1),
+                                                            numbers, tiers, itertools.repeat(None), strict=False)))
+        insert_fresh_rows(session, VisitItem.__table__, VISIT_ITEM_COLUMNS, list(zip(item_visits, item_tasks, strict=True)))
+    visit_packs, item_packs, result_sha256 = made()
+    audit.note_packed(session, visits, visit_packs)
+    audit.note_packed(session, VisitItem.__table__, item_packs)
+    return result_sha256
+
+
+def _packs(result: sampling.Draw, task_id: int, visit_ids: list[int], enterprise_ids: list[int], numbers: list[str], tiers: list[str],
+           item_visits: list[int], item_tasks: list[int]) -> tuple[list[PackedRows], list[PackedRows], str]:
+    """The audit packs of the new visits and visit items, and the result hash."""
+    # The rows' canonical JSON spelled directly: integers, hex digits and a tier letter need no
+    # escaping, and no date is set yet (a test holds this to row_hash).
+    layout = b"[%d," + json_id(task_id) + b',%d,%d,"%b","%b",null]'
+    ranks = range(1, len(visit_ids) + 1)
+    visit_hashes = hash_json_rows(layout, visit_ids, enterprise_ids, ranks, map(str.encode, numbers), map(str.encode, tiers))
+    item_hashes = hash_json_rows(b"[%d,%d]", item_visits, item_tasks)
+    return (packed_rows(list(map(str, visit_ids)), visit_hashes),
+            packed_rows(list(map("%d|%d".__mod__, zip(item_visits, item_tasks))), item_hashes),
+            sampling.digest(result.result_text()))
 
 
 @dataclass

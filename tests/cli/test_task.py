@@ -466,31 +466,58 @@ def _example_twice(tmp_path: Path) -> tuple[Env, Env]:
     return first, second
 
 
+def _counting_forks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the functions started in forked processes from now on."""
+    import credit.forked
+
+    forks: list[str] = []
+    real_start = credit.forked.start
+
+    def counting_start(func: Any, *args: Any) -> Any:
+        forks.append(func.__name__)
+        return real_start(func, *args)
+
+    monkeypatch.setattr("credit.forked.start", counting_start)
+    return forks
+
+
 class TestParallelReader:
-    """On SQLite a big population is read in a forked process; it draws what the sequential path draws."""
+    """A big population is read and hashed in two processes; it draws what the sequential path draws."""
 
     def test_forked_reader_gives_the_sequential_draw(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        import credit.forked
-
         sequential, parallel = _example_twice(tmp_path)
-
-        forks: list[Any] = []
-        real_start = credit.forked.start
-
-        def counting_start(*args: Any) -> Any:
-            forks.append(args[0])
-            return real_start(*args)
-
-        monkeypatch.setattr("credit.forked.start", counting_start)
+        forks = _counting_forks(monkeypatch)
         a = draw(sequential, EXAMPLE_TASK)
         assert forks == []  # 300 enterprises: below PARALLEL_FROM, read in the draw's transaction
         monkeypatch.setattr("inspection.frame.PARALLEL_FROM", 0)
         b = draw(parallel, EXAMPLE_TASK)
-        assert len(forks) == 1
+        assert forks == ["read_hashed_part_from_file"]  # a SQLite file: a reader of its own takes part of the ids
         assert (a["result_sha256"], a["population_sha256"]) == (b["result_sha256"], b["population_sha256"])
         assert _comparable(a) == _comparable(b)
         assert env_verified(parallel)
-        assert len(forks) == 2  # verify read the population through the forked reader too
+        # verify hashes nothing and reads in its own transaction: a second reader could see a
+        # later commit (the draw holds the write lock; a verification does not).
+        assert forks == ["read_hashed_part_from_file"]
+
+    def test_hashing_beside_gives_the_sequential_draw(self, env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """On PostgreSQL (and SQLite in memory) the draw reads alone and a forked child hashes
+        part of the USCCs: the same draw again."""
+        reference = sqlite_env(tmp_path, "reference")
+        for e in (env, reference):
+            load_examples(e)
+            example_task(e)
+        a = draw(reference, EXAMPLE_TASK)
+        forks = _counting_forks(monkeypatch)
+        monkeypatch.setattr("inspection.frame.PARALLEL_FROM", 0)
+        monkeypatch.setattr("inspection.frame.forked.AVAILABLE", True)
+        if env.url.startswith("sqlite"):
+            monkeypatch.setattr("inspection.frame.read_hashed_part_from_file", None)  # must not be reached
+            monkeypatch.setattr("inspection.frame._two_readers", lambda *args: False)
+        b = draw(env, EXAMPLE_TASK)
+        assert forks == ["unit_numbers"]
+        assert (a["result_sha256"], a["population_sha256"]) == (b["result_sha256"], b["population_sha256"])
+        assert _comparable(a) == _comparable(b)
+        assert env_verified(env)
 
     def test_the_forked_snapshot_is_the_threads(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """A big population's snapshot is made in a forked process: the same text, hash and
@@ -501,7 +528,7 @@ class TestParallelReader:
         a = draw(threaded, EXAMPLE_TASK)
         snapshots: list[Any] = []
         real_snapshot = inspection.drawing._snapshot
-        monkeypatch.setattr("inspection.drawing.SNAPSHOT_FORK_FROM", 0)
+        monkeypatch.setattr("inspection.drawing.FORK_FROM", 0)
         monkeypatch.setattr("inspection.drawing._snapshot", lambda frame: snapshots.append(os.getpid()) or real_snapshot(frame))
         b = draw(forking, EXAMPLE_TASK)
         assert snapshots == []  # made in the forked process: the parent's list never saw it
@@ -511,16 +538,16 @@ class TestParallelReader:
         assert env_verified(forking)
 
 
-    def test_a_separator_inside_a_directory_value_is_refused_not_misread(self, tmp_path: Path, make_uscc: USCC) -> None:
-        """SQLite hands the draw each column as one text, its values split by control characters:
-        a value holding one (written around the application) stops the draw, with nothing written."""
+    def test_a_uscc_of_another_length_is_refused_not_misread(self, tmp_path: Path, make_uscc: USCC) -> None:
+        """SQLite hands the draw a group's USCCs as one text, 18 characters each: a USCC of
+        another length (written around the application) stops the draw, with nothing written."""
         env = sqlite_env(tmp_path, "db")
         load_small(env, make_uscc)
         create(env, "T1", stations=[STATION_A])
         with sqlite3.connect(tmp_path / "db" / "test.db") as connection:
-            connection.execute("UPDATE enterprises SET industry_code = industry_code || char(30) || 'F'")
+            connection.execute("UPDATE enterprises SET uscc = uscc || 'X' WHERE id = (SELECT min(id) FROM enterprises WHERE station = ?)", (STATION_A,))
         refused = env.run("task", "draw", "T1", "--entropy", ENTROPY, expect=1)
-        assert "cannot read" in refused.stderr and "Traceback" not in refused.stderr
+        assert "USCCs of 18 characters expected" in refused.stderr and "Traceback" not in refused.stderr
         assert env.scalar("SELECT count(*) FROM visits") == 0
         assert env.scalar("SELECT count(*) FROM draws") == 0
 

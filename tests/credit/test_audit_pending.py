@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from credit import audit, audit_pending
-from credit.audit_chain import PackLine, RowChange, canonical_json, plain, row_hash, rows_digest, unpack
+from credit import audit, audit_chain, audit_pending
+from credit.audit_chain import PackLine, RowChange, canonical_json, packed_rows, plain, row_hash, rows_digest, unpack
 from credit.audit_models import AuditEvent, AuditPack, AuditRow
 from credit.audit_pending import Pending
 from credit.db import make_engine
@@ -151,18 +151,18 @@ def test_packed_rows_are_stored_counted_and_digested_as_documented(sqlite: sa.En
             firsts = [int(k.split("|")[0]) for k in some_keys]
             stored_want.append((seq, table, min(firsts), max(firsts), len(some_keys), list(zip(some_keys, some_hashes))))
     with sqlite.connect() as connection, connection.begin() as transaction:
-        audit_pending.PACK_ROWS = pack_rows
+        audit_chain.PACK_ROWS = pack_rows
         try:
             pending = Pending()
             for t, k, b, a in puts:
                 pending.put(connection, t, k, b, a)
             for table, first, n in packs:
-                pending.pack(connection, table, *_pack_rows(table, first, n))
+                pending.pack(connection, table, packed_rows(*_pack_rows(table, first, n)))
             count, digest = pending.summary(connection)
             _event(connection, 1)
             pending.store(connection, 1)
         finally:
-            audit_pending.PACK_ROWS = 4096
+            audit_chain.PACK_ROWS = 4096
         stored = [(seq, t, lo, hi, rows, unpack(keys, hashes)) for seq, t, lo, hi, rows, keys, hashes in connection.execute(
             sa.select(AuditPack.seq, AuditPack.tbl, AuditPack.lo, AuditPack.hi, AuditPack.rows, AuditPack.keys, AuditPack.hashes)
             .where(AuditPack.event_id == 1).order_by(AuditPack.seq))]
@@ -187,8 +187,8 @@ def test_latest_after_finds_packed_rows_and_later_changes_win(sqlite: sa.Engine)
     with sqlite.connect() as connection, connection.begin() as transaction:
         pending = Pending()
         for first, n in ((1, 5), (10, 3), (100, 2)):  # gaps between the packs: 6–9, 13–99
-            pending.pack(connection, "visits", *_pack_rows("visits", first, n))
-        pending.pack(connection, "visit_items", ["1|3", "1|4", "2|3"], ["1" * 32, "2" * 32, "3" * 32])
+            pending.pack(connection, "visits", packed_rows(*_pack_rows("visits", first, n)))
+        pending.pack(connection, "visit_items", packed_rows(["1|3", "1|4", "2|3"], ["1" * 32, "2" * 32, "3" * 32]))
         _event(connection, 1)
         pending.store(connection, 1)
         pending.put(connection, "visits", "11", _pack_rows("visits", 11, 1)[1][0], "f" * 32)

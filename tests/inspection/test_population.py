@@ -1,0 +1,86 @@
+"""The population's grouped read (inspection/population.py): two parts read apart and merged give
+what one read gives, and every row keeps its group."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from inspection.population import CHILD_PARTS, PARTS, Part, merge, part_sql, read_closed, read_part
+
+STATUSES = ["subsisting", "operating", "suspended", "cancelled"]
+TYPES = ["enterprise", "individual"]
+INDUSTRIES = ["F5211", "C13", "I6510"]
+
+enterprises = st.lists(
+    st.tuples(st.sampled_from(STATUSES), st.sampled_from(TYPES), st.sampled_from(INDUSTRIES), st.sampled_from(["500101", "500102"])),
+    max_size=60,
+)
+
+
+def _database(rows: list[tuple[str, str, str, str]]) -> sqlite3.Connection:
+    connection = sqlite3.connect(":memory:")
+    connection.execute("CREATE TABLE enterprises (id INTEGER PRIMARY KEY, uscc TEXT, status TEXT, entity_type TEXT, industry_code TEXT, district_code TEXT)")
+    connection.executemany("INSERT INTO enterprises VALUES (?, ?, ?, ?, ?, ?)",
+                           [(n + 1, f"91500000MA{n:08d}", *row) for n, row in enumerate(rows)])
+    return connection
+
+
+def _rows(part: Part) -> set[tuple[int, bytes, tuple[str, str, str]]]:
+    return {(int(i), bytes(u), part.groups[g]) for i, u, g in zip(part.ids.tolist(), part.usccs.tolist(), part.group.tolist(), strict=True)}
+
+
+def _no_cooperatives(group: tuple[str, str, str]) -> bool:
+    return group[2] != "C13"  # some groups have no item
+
+
+@settings(max_examples=60, deadline=None)
+@given(enterprises, st.sampled_from(["1 = 1", "e.district_code = '500101'"]))
+def test_two_parts_merged_are_the_whole(rows: list[tuple[str, str, str, str]], where: str) -> None:
+    connection = _database(rows)
+
+    def execute(sql: str, params: dict[str, object]) -> list[object]:
+        return connection.execute(sql, params).fetchall()
+
+    whole = read_part(execute, "sqlite", where, {}, _no_cooperatives)
+    child = read_part(execute, "sqlite", f"{where} AND {part_sql(True)}", {}, _no_cooperatives)
+    parent = read_part(execute, "sqlite", f"{where} AND {part_sql(False)}", {}, _no_cooperatives)
+    merged = merge(parent, child)
+    assert _rows(merged) == _rows(whole)
+    assert len(merged.ids) == len(whole.ids)  # no row twice
+    assert merged.no_item == whole.no_item
+    assert merged.groups == whole.groups
+    # Each process takes its share of the ids, and together every id once.
+    assert all(int(i) % PARTS < CHILD_PARTS for i in child.ids) and all(int(i) % PARTS >= CHILD_PARTS for i in parent.ids)
+    # Expected from the rows themselves: in business, in scope, an item applies.
+    in_scope = [(n + 1, r) for n, r in enumerate(rows) if where == "1 = 1" or r[3] == "500101"]
+    wanted = {(n, r[:3]) for n, r in in_scope if r[0] in ("subsisting", "operating") and r[2] != "C13"}
+    assert {(i, g) for i, _, g in _rows(whole)} == wanted
+    assert whole.no_item == sum(1 for _, r in in_scope if r[0] in ("subsisting", "operating") and r[2] == "C13")
+    closed = read_closed(execute, where, {})
+    assert closed == {s: sum(1 for _, r in in_scope if r[0] == s) for s in ("cancelled", "suspended") if any(r[0] == s for _, r in in_scope)}
+
+
+@given(st.lists(st.tuples(st.sampled_from(INDUSTRIES), st.integers(0, 99)), max_size=30),
+       st.lists(st.tuples(st.sampled_from(INDUSTRIES), st.integers(0, 99)), max_size=30), st.booleans())
+def test_merge_keeps_every_rows_group_and_number(a_rows: list[tuple[str, int]], b_rows: list[tuple[str, int]], numbered: bool) -> None:
+    def part(rows: list[tuple[str, int]], offset: int) -> Part:
+        groups = sorted({("subsisting", "enterprise", industry) for industry, _ in rows})
+        return Part(groups, np.arange(offset, offset + len(rows), dtype=np.int64),
+                    np.array([f"{industry}{n:013d}".encode() for industry, n in rows], dtype="S18"),
+                    np.array([groups.index(("subsisting", "enterprise", industry)) for industry, _ in rows], dtype=np.int64),
+                    len(rows) % 3, np.array([n for _, n in rows], dtype=np.uint64) if numbered else None)
+
+    a, b = part(a_rows, 0), part(b_rows, 1000)
+    merged = merge(a, b)
+    assert merged.ids.tolist() == a.ids.tolist() + b.ids.tolist()
+    assert [merged.groups[g][2] for g in merged.group.tolist()] == [industry for industry, _ in a_rows + b_rows]
+    assert merged.groups == sorted(set(a.groups) | set(b.groups))
+    assert merged.no_item == a.no_item + b.no_item
+    if numbered:
+        assert merged.numbers is not None and merged.numbers.tolist() == [n for _, n in a_rows + b_rows]
+    else:
+        assert merged.numbers is None
