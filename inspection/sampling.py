@@ -200,9 +200,9 @@ class Draw:
         # Few distinct item combinations: spell each once.
         items = self.frame.items
         spelled: dict[int, str] = {}
-        for pattern in np.unique(_bits(self.selected[rows])).tolist():
+        for pattern in np.unique(item_bits(self.selected[rows])).tolist():
             spelled[pattern] = ";".join(c for k, c in enumerate(items) if pattern >> k & 1)
-        lines = map("{} {:016x} {}\n".format, self.frame.usccs[rows].astype(str).tolist(), self.numbers[rows].tolist(), map(spelled.__getitem__, _bits(self.selected[rows]).tolist()))
+        lines = map("{} {:016x} {}\n".format, self.frame.usccs[rows].astype(str).tolist(), self.numbers[rows].tolist(), map(spelled.__getitem__, item_bits(self.selected[rows]).tolist()))
         return "".join(lines).encode()
 
 
@@ -219,20 +219,19 @@ def draw(frame: Frame, ratios: Sequence[Sequence[Fraction]], key: bytes, numbers
     order = by_number[np.argsort(frame.tiers[by_number], kind="stable")]
     bounds = np.searchsorted(frame.tiers[order], np.arange(len(TIERS) + 1))
     selected = np.zeros(frame.members.shape, dtype=bool)
-    members = frame.members[order]  # in that order once; each stratum is then a slice of it
+    # In that order once, an item's column after another's: each stratum is then a slice.
+    members = np.ascontiguousarray(frame.members.T)[:, order]
     strata = []
     for k, item in enumerate(frame.items):
         for t, tier in enumerate(TIERS):
-            rows = order[bounds[t]:bounds[t + 1]]
-            in_stratum = members[bounds[t]:bounds[t + 1], k]
-            size = int(in_stratum.sum())
-            n = stratum_size(ratios[k][t], size)
-            selected[rows[in_stratum & (np.cumsum(in_stratum) <= n)], k] = True
-            strata.append(Stratum(item, tier, ratios[k][t], size, n))
+            at = np.flatnonzero(members[k, bounds[t]:bounds[t + 1]])  # the stratum, by number
+            n = stratum_size(ratios[k][t], len(at))
+            selected[order[bounds[t] + at[:n]], k] = True
+            strata.append(Stratum(item, tier, ratios[k][t], len(at), n))
     return Draw(frame, numbers, selected, tuple(strata))
 
 
-def _bits(selected: np.ndarray) -> np.ndarray:
+def item_bits(selected: np.ndarray) -> np.ndarray:
     """Each row's selection as an integer, bit k for item k."""
     return (selected.astype(np.uint64) << np.arange(selected.shape[1], dtype=np.uint64)).sum(axis=1, dtype=np.uint64)
 

@@ -519,24 +519,51 @@ class TestParallelReader:
         assert _comparable(a) == _comparable(b)
         assert env_verified(env)
 
-    def test_the_forked_snapshot_is_the_threads(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        """A big population's snapshot is made in a forked process: the same text, hash and
-        stored blob as the thread makes for a small one."""
+    def test_the_forked_digests_are_the_threads(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A big draw's digests (the population snapshot; the result hash and the audit packs of
+        its visits) are made in forked processes: the same as threads make for a small one."""
         import inspection.drawing
 
         threaded, forking = _example_twice(tmp_path)
         a = draw(threaded, EXAMPLE_TASK)
-        snapshots: list[Any] = []
-        real_snapshot = inspection.drawing._snapshot
+        made: list[str] = []
         monkeypatch.setattr("inspection.drawing.FORK_FROM", 0)
-        monkeypatch.setattr("inspection.drawing._snapshot", lambda frame: snapshots.append(os.getpid()) or real_snapshot(frame))
+        for name in ("_snapshot", "_packs"):
+            real = getattr(inspection.drawing, name)
+            monkeypatch.setattr(f"inspection.drawing.{name}", lambda *args, name=name, real=real: made.append(name) or real(*args))
         b = draw(forking, EXAMPLE_TASK)
-        assert snapshots == []  # made in the forked process: the parent's list never saw it
+        assert made == []  # made in forked processes: the parent's list never saw them
+        monkeypatch.setattr("inspection.drawing.FORK_FROM", 10**9)
+        (tmp_path / "again").mkdir()
+        draw(_example_twice(tmp_path / "again")[0], EXAMPLE_TASK)
+        assert sorted(made) == ["_packs", "_snapshot"]  # a small draw makes them in threads
         assert (a["result_sha256"], a["population_sha256"]) == (b["result_sha256"], b["population_sha256"])
         blobs = [rows(e, "SELECT population FROM draws")[0][0] for e in (threaded, forking)]
         assert blobs[0] == blobs[1] and len(blobs[0]) > 0
+        packs = "SELECT tbl, seq, lo, hi, rows, keys, hashes FROM audit_packs WHERE tbl IN ('visits', 'visit_items') ORDER BY tbl, seq"
+        assert rows(threaded, packs) == rows(forking, packs) and len(rows(forking, packs)) == 2
         assert env_verified(forking)
+        assert forking.run("audit", "verify").exit_code == 0
 
+    def test_visits_staged_as_item_bits_or_as_pairs_are_the_same(self, env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Up to MASK_ITEMS items a visit's items are staged as the bits of one integer and the
+        database writes the visit_items rows; beyond, a row per pair is bound. Both store the same
+        visits, items and audit trail."""
+        reference = sqlite_env(tmp_path, "reference")
+        for e in (env, reference):
+            load_examples(e)
+            example_task(e)
+        a = draw(reference, EXAMPLE_TASK)
+        monkeypatch.setattr("inspection.drawing.MASK_ITEMS", 1)  # the example task has more items
+        b = draw(env, EXAMPLE_TASK)
+        assert _comparable(a) == _comparable(b)
+        stored = "SELECT v.rank, v.number, v.tier, e.uscc FROM visits v JOIN enterprises e ON e.id = v.enterprise_id ORDER BY v.rank"
+        assert rows(reference, stored) == rows(env, stored) and len(rows(env, stored)) == a["visits"]
+        assert visit_items(reference, EXAMPLE_TASK) == visit_items(env, EXAMPLE_TASK)
+        assert len(visit_items(env, EXAMPLE_TASK)) == a["matters"]
+        for e in (env, reference):
+            assert e.run("audit", "verify").exit_code == 0
+            assert env_verified(e)
 
     def test_a_uscc_of_another_length_is_refused_not_misread(self, tmp_path: Path, make_uscc: USCC) -> None:
         """SQLite hands the draw a group's USCCs as one text, 18 characters each: a USCC of
