@@ -16,15 +16,18 @@ T = TypeVar("T")
 AVAILABLE = hasattr(os, "fork")
 
 
-def start(func: Callable[..., T], *args: Any) -> Callable[[], T]:
+def start(func: Callable[..., T], *args: Any, nice: int = 0) -> Callable[[], T]:
     """Start ``func(*args)`` in a child process; the returned function waits for its result
     (or raises the child's exception). The child never touches the parent's database
-    connections: ``func`` must open its own."""
+    connections: ``func`` must open its own. A ``nice`` child yields the CPU to the parent
+    (os.nice): for work with time to spare while the parent does what everything waits for."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child; its result is checked by the parent
         os.close(read_fd)
         try:
+            if nice:
+                os.nice(nice)
             payload = pickle.dumps((True, func(*args)), protocol=pickle.HIGHEST_PROTOCOL)
         except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent
             payload = pickle.dumps((False, exc))

@@ -41,6 +41,7 @@ MASK_ITEMS = 62
 # A population from which the snapshot and the audit packs are made in forked processes (below,
 # in threads: a small draw's take milliseconds, less than a fork).
 FORK_FROM = 100_000
+NICE = 10
 
 VISIT_COLUMNS = ("id", "task_id", "enterprise_id", "rank", "number", "tier", "scheduled_on")
 VISIT_ITEM_COLUMNS = ("visit_id", "task_item_id")
@@ -151,9 +152,11 @@ def consistent_snapshot(session: Session) -> None:
 def _beside(func: Callable[..., T], *args: Any, big: bool) -> Callable[[], T]:
     """Start ``func(*args)`` beside this process; the returned function waits for its result.
     Big work goes to a forked process, where sorting byte strings or hashing (which hold the
-    GIL) does not slow the draw; small work to a thread, which starts in microseconds."""
+    GIL) does not slow the draw; small work to a thread, which starts in microseconds. The
+    forked process is niced: this process's inserts are what the draw waits for, and with two
+    such processes beside them on two cores, they took 1.1 s instead of 0.75."""
     if forked.AVAILABLE and big:
-        return forked.start(func, *args)
+        return forked.start(func, *args, nice=NICE)
     pool = ThreadPoolExecutor(max_workers=1)
     made = pool.submit(func, *args)
 
@@ -202,11 +205,15 @@ def _report(task_frame: TaskFrame, result: sampling.Draw, departments: list[str]
 
 @dataclass
 class _Visits:
-    """What a draw writes: a visit per drawn enterprise, in rank order, and its items."""
+    """What a draw writes: a visit per drawn enterprise, in id order, and its items. Ids go by
+    enterprise id, so that the inserts meet the enterprises (foreign key) and the index of
+    (task, enterprise) in order: 0.19 s against 0.26 s in rank order. The rank is the
+    published order."""
 
     task_id: int
     ids: list[int]
     enterprise_ids: list[int]
+    ranks: list[int]
     numbers: list[str]  # 16 hex digits
     tiers: list[str]
     selected: np.ndarray  # bool, visits × the task's items
@@ -224,15 +231,18 @@ def _ranked_visits(session: Session, task_id: int, task_frame: TaskFrame, result
     rows = result.visit_rows
     # Rank by random number (ties by USCC): the published list's order.
     ranked = rows[sampling.order_by_number(result.numbers[rows], task_frame.frame.usccs[rows])]
+    ranks = np.arange(1, len(ranked) + 1)
+    by_enterprise = np.argsort(task_frame.enterprise_ids[ranked], kind="stable")
+    written = ranked[by_enterprise]
     return _Visits(
-        task_id, list(allocate_ids(session, Visit.__table__, len(ranked))), task_frame.enterprise_ids[ranked].tolist(),
-        [f"{n:016x}" for n in result.numbers[ranked].tolist()], [sampling.TIERS[t] for t in task_frame.frame.tiers[ranked].tolist()],
-        result.selected[ranked], task_item_ids,
+        task_id, list(allocate_ids(session, Visit.__table__, len(written))), task_frame.enterprise_ids[written].tolist(),
+        ranks[by_enterprise].tolist(), [f"{n:016x}" for n in result.numbers[written].tolist()],
+        [sampling.TIERS[t] for t in task_frame.frame.tiers[written].tolist()], result.selected[written], task_item_ids,
     )
 
 
 def _insert_visits(session: Session, visits: _Visits) -> None:
-    ranks = range(1, len(visits.ids) + 1)
+    ranks = visits.ranks
     if len(visits.task_item_ids) <= MASK_ITEMS:
         masks = sampling.item_bits(visits.selected).astype(np.int64).tolist()
         _insert_by_masks(session, visits.task_id, list(zip(visits.ids, visits.enterprise_ids, ranks, visits.numbers, visits.tiers, masks, strict=True)),
@@ -282,8 +292,7 @@ def _packs(result: sampling.Draw, visits: _Visits) -> tuple[list[PackedRows], li
     # The rows' canonical JSON spelled directly: integers, hex digits and a tier letter need no
     # escaping, and no date is set yet (a test holds this to row_hash).
     layout = b"[%d," + json_id(visits.task_id) + b',%d,%d,"%b","%b",null]'
-    ranks = range(1, len(visits.ids) + 1)
-    visit_hashes = hash_json_rows(layout, visits.ids, visits.enterprise_ids, ranks, map(str.encode, visits.numbers), map(str.encode, visits.tiers))
+    visit_hashes = hash_json_rows(layout, visits.ids, visits.enterprise_ids, visits.ranks, map(str.encode, visits.numbers), map(str.encode, visits.tiers))
     item_visits, item_tasks = visits.items()
     return (packed_rows(list(map(str, visits.ids)), visit_hashes),
             packed_rows(list(map("%d|%d".__mod__, zip(item_visits, item_tasks))), hash_json_rows(b"[%d,%d]", item_visits, item_tasks)),

@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import operator
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
+import zstandard
 
 from credit.fields import USCC_LENGTH
 
@@ -49,12 +52,28 @@ def seed_commitment(seed: bytes) -> str:
 _DIGEST = operator.methodcaller("digest")
 
 
+def _small_sha256() -> Callable[[bytes], Any]:
+    """CPython's own SHA-256 (``_sha2`` from 3.12, ``_sha256`` before), else hashlib's: for a
+    one-block message it costs 0.32 µs less a call than OpenSSL's (measured: 0.32 s against
+    0.39 s for 300,000), whose every call allocates and copies a context. The same function:
+    a test holds it to hashlib.sha256."""
+    for module, name in (("_sha2", "sha256"), ("_sha256", "sha256")):
+        try:
+            return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+        except (ImportError, AttributeError):
+            continue
+    return hashlib.sha256
+
+
+SHA256 = _small_sha256()
+
+
 def unit_numbers(key: bytes, usccs: np.ndarray) -> np.ndarray:
     """Each enterprise's random number (uint64) from the key and its USCC (an ``S18`` array)."""
     # key ‖ USCC is 50 bytes, one SHA-256 block: hashed by maps, with no Python call per
     # enterprise (a tenth faster than copying a keyed state in a loop); the first 8 bytes of each
     # 32-byte digest, big-endian.
-    digests = b"".join(map(_DIGEST, map(hashlib.sha256, map(key.__add__, usccs.tolist()))))
+    digests = b"".join(map(_DIGEST, map(SHA256, map(key.__add__, usccs.tolist()))))
     return np.frombuffer(digests, dtype=">u8").reshape(-1, 4)[:, 0].astype(np.uint64)
 
 
@@ -140,12 +159,19 @@ def parse_snapshot(text: bytes, items: Sequence[str]) -> Frame:
     return Frame(usccs, tiers, lines[:, USCC_LENGTH + 3:-1] == ord("1"), tuple(items))
 
 
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
 def pack_snapshot(text: bytes) -> bytes:
-    # Level 1: a third of the text's size in a tenth of level 6's time; the draw waits on it.
-    return zlib.compress(text, 1)
+    """The snapshot as stored: a Zstandard frame, level 1. For a million enterprises that is
+    a quarter of the text in 0.12 s, where zlib's fastest level took 0.4 s for a larger blob."""
+    return zstandard.ZstdCompressor(level=1).compress(text)
 
 
 def unpack_snapshot(blob: bytes) -> bytes:
+    """The snapshot text of a stored blob: Zstandard, or zlib (draws stored before 2026-12-06)."""
+    if blob[:4] == _ZSTD_MAGIC:
+        return zstandard.ZstdDecompressor().decompress(blob)
     return zlib.decompress(blob)
 
 
@@ -219,12 +245,14 @@ def draw(frame: Frame, ratios: Sequence[Sequence[Fraction]], key: bytes, numbers
     order = by_number[np.argsort(frame.tiers[by_number], kind="stable")]
     bounds = np.searchsorted(frame.tiers[order], np.arange(len(TIERS) + 1))
     selected = np.zeros(frame.members.shape, dtype=bool)
-    # In that order once, an item's column after another's: each stratum is then a slice.
-    members = np.ascontiguousarray(frame.members.T)[:, order]
+    # Each item's column in that order (one gather per column: half the time of a 2-D gather),
+    # so that each stratum is a slice of it.
+    by_item = np.ascontiguousarray(frame.members.T)
     strata = []
     for k, item in enumerate(frame.items):
+        members = by_item[k][order]
         for t, tier in enumerate(TIERS):
-            at = np.flatnonzero(members[k, bounds[t]:bounds[t + 1]])  # the stratum, by number
+            at = np.flatnonzero(members[bounds[t]:bounds[t + 1]])  # the stratum, by number
             n = stratum_size(ratios[k][t], len(at))
             selected[order[bounds[t] + at[:n]], k] = True
             strata.append(Stratum(item, tier, ratios[k][t], len(at), n))

@@ -774,7 +774,7 @@ def test_stored_and_derived_columns_read_what_the_one_query_reader_reads(data: t
     assert [(low, high, n) for low, high, n, _ in stored] == [(0, 19, 19), (19, 20, 1)]  # one range per import
     forks: list[Any] = []
     real_start = credit.forked.start
-    monkeypatch.setattr("credit.forked.start", lambda *args: forks.append(args[0]) or real_start(*args))
+    monkeypatch.setattr("credit.forked.start", lambda *args, **options: forks.append(args[0]) or real_start(*args, **options))
 
     population, whole = _read(env, as_of, fork=False)
     reference = _one_query(env, as_of, set(population.ids.tolist()))

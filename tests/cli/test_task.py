@@ -473,9 +473,9 @@ def _counting_forks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     forks: list[str] = []
     real_start = credit.forked.start
 
-    def counting_start(func: Any, *args: Any) -> Any:
+    def counting_start(func: Any, *args: Any, **options: Any) -> Any:
         forks.append(func.__name__)
-        return real_start(func, *args)
+        return real_start(func, *args, **options)
 
     monkeypatch.setattr("credit.forked.start", counting_start)
     return forks

@@ -15,6 +15,13 @@ def test_the_child_result_comes_back() -> None:
     assert forked.start(sum, [1, 2, 3])() == 6
 
 
+def test_a_nice_child_yields_to_the_parent() -> None:
+    mine = os.nice(0)
+    assert forked.start(os.nice, 0, nice=5)() == min(mine + 5, 19)
+    assert forked.start(os.nice, 0)() == mine
+    assert os.nice(0) == mine  # the parent keeps its own
+
+
 def test_the_child_error_comes_back() -> None:
     with pytest.raises(ZeroDivisionError):
         forked.start(divmod, 1, 0)()

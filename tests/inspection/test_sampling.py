@@ -16,6 +16,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -138,6 +139,13 @@ class TestUnitNumbers:
         assert numbers.tolist() == [expected_number(KEY, c) for c in codes]
         # Among 52 numbers some have the top bit set: they must not wrap to negative values.
         assert any(n >= 2**63 for n in numbers.tolist())
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.binary(max_size=200))
+    def test_the_small_message_sha256_is_hashlibs(self, data: bytes) -> None:
+        """unit_numbers uses CPython's own SHA-256 where it has one: the same function."""
+        assert sampling.SHA256(data).digest() == hashlib.sha256(data).digest()
+        assert sampling.SHA256(data).digest() == hashlib.new("sha256", data).digest()
 
     def test_numbers_depend_on_the_key(self) -> None:
         codes = np.array([uscc(n) for n in range(20)], dtype="S18")
@@ -309,12 +317,15 @@ class TestSnapshot:
         ratios = [pct("3%", "10%", "25%", "50%")] * len(items)
         assert sampling.draw(parsed, ratios, KEY).result_text() == sampling.draw(frame, ratios, KEY).result_text()
 
-    def test_pack_is_zlib(self) -> None:
+    def test_pack_is_zstandard_and_zlib_still_reads(self) -> None:
         text = b"".join(f"{uscc(n)} B 1\n".encode() for n in range(1000))
         blob = sampling.pack_snapshot(text)
         assert len(blob) < len(text) // 5
-        assert zlib.decompress(blob) == text
-        assert sampling.unpack_snapshot(zlib.compress(text, 9)) == text
+        assert zstandard.ZstdDecompressor().decompress(blob) == text  # a standard frame any zstd tool reads
+        assert sampling.unpack_snapshot(blob) == text
+        assert sampling.unpack_snapshot(zlib.compress(text, 1)) == text  # a draw stored before Zstandard
+        with pytest.raises(zlib.error):
+            sampling.unpack_snapshot(b"not a snapshot")
 
     def test_parse_refuses_wrong_width(self) -> None:
         frame = sampling.make_frame([uscc(1)], [0], np.ones((1, 2), bool), ["x", "y"])
