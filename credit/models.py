@@ -64,9 +64,10 @@ class Enterprise(Base):
         Index("ix_enterprises_new_economy", "new_economy_since", sqlite_where=text("new_economy_since IS NOT NULL"),
               postgresql_where=text("new_economy_since IS NOT NULL")),
         # A draw reads its population from this index alone, grouped by what decides which items
-        # apply (inspection/frame.py): every column a task's scope may name is in it, and within a
-        # group the USCCs come in order. The whole table read row by row took twice as long.
-        Index("ix_enterprises_draw", "status", "entity_type", "industry_code", "uscc", "district_code", "station"),
+        # apply (inspection/population.py): every column a task's scope may name is in it, and
+        # within a group the USCCs come in order. It is led by id % 2, so that the draw's two
+        # processes each seek to their own half. The whole table read row by row took twice as long.
+        Index("ix_enterprises_draw", text("(id % 2)"), "status", "entity_type", "industry_code", "uscc", "district_code", "station"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

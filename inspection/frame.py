@@ -193,7 +193,9 @@ def read_frame(session: Session, p: FrameParams, key: bytes | None = None) -> Ta
     database = session.get_bind().url.database
     reader = forked.start(read_hashed_part_from_file, database, where, params, applies, key) if key is not None and _two_readers(session) else None
     with forked.reaped(reader):
-        population = read_part(execute, dialect, f"{where} AND {part_sql(False)}" if reader else where, params, applies)
+        population = read_part(execute, dialect, f"{where} AND {part_sql(0)}", params, applies)
+        if not reader:
+            population = merge(population, read_part(execute, dialect, f"{where} AND {part_sql(1)}", params, applies))
         closed = read_closed(execute, where, params)
         cut, tail = (len(population.usccs), None) if reader else _hash_beside(key, population.usccs)
         with forked.reaped(tail):

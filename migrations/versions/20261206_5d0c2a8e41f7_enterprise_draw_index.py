@@ -9,6 +9,7 @@ Create Date: 2026-12-06 08:00:00
 from typing import Sequence, Union
 
 from alembic import op
+import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
@@ -17,7 +18,7 @@ down_revision: Union[str, Sequence[str], None] = '9763a77cf028'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
-COLUMNS = ['status', 'entity_type', 'industry_code', 'uscc', 'district_code', 'station']
+COLUMNS = [sa.text('(id % 2)'), 'status', 'entity_type', 'industry_code', 'uscc', 'district_code', 'station']
 
 
 def upgrade() -> None:
