@@ -159,15 +159,14 @@ def _hash_beside(key: bytes | None, usccs: np.ndarray) -> tuple[int, Callable[[]
     return cut, forked.start(unit_numbers, key, usccs[cut:])
 
 
-def _two_readers(session: Session) -> bool:
-    """Whether a second process may read part of the population: a big directory in a SQLite
-    file, whose reader sees what the draw sees (PostgreSQL's snapshot is the draw's connection's
-    alone)."""
+def _reader_file(session: Session) -> str | None:
+    """The SQLite file a second process may read part of the population from: a big directory
+    in a file, whose reader sees what the draw sees (PostgreSQL's snapshot is the draw's
+    connection's alone)."""
     database = session.get_bind().url.database
-    return (
-        forked.AVAILABLE and session.connection().dialect.name == "sqlite" and database not in (None, "", ":memory:")
-        and (session.scalar(text("SELECT max(id) FROM enterprises")) or 0) >= PARALLEL_FROM
-    )
+    if not forked.AVAILABLE or session.connection().dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        return None
+    return database if (session.scalar(text("SELECT max(id) FROM enterprises")) or 0) >= PARALLEL_FROM else None
 
 
 def read_frame(session: Session, p: FrameParams, key: bytes | None = None) -> TaskFrame:
@@ -185,13 +184,13 @@ def read_frame(session: Session, p: FrameParams, key: bytes | None = None) -> Ta
     dialect = session.connection().dialect.name
 
     def execute(sql: str, values: dict[str, Any]) -> list[Any]:
-        return list(session.execute(text(sql), values).all())
+        return session.execute(text(sql), values).all()  # type: ignore[return-value]
 
     def applies(group: Group) -> bool:
         return any(_applies(i, group[1], group[2]) for i in p.items)
 
-    database = session.get_bind().url.database
-    reader = forked.start(read_hashed_part_from_file, database, where, params, applies, key) if key is not None and _two_readers(session) else None
+    database = _reader_file(session) if key is not None else None
+    reader = forked.start(read_hashed_part_from_file, database, where, params, applies, key) if database else None
     with forked.reaped(reader):
         population = read_part(execute, dialect, f"{where} AND {part_sql(0)}", params, applies)
         if not reader:

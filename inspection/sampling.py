@@ -240,7 +240,7 @@ def draw(frame: Frame, ratios: Sequence[Sequence[Fraction]], key: bytes, numbers
     if numbers is None:
         numbers = unit_numbers(key, frame.usccs)
     # Sorted by tier, then number (equal numbers, never yet seen, by USCC), each tier is one
-    # slice: every stratum is a running count over its slice.
+    # slice: a stratum takes the first n of its members in that slice.
     by_number = order_by_number(numbers, frame.usccs)
     order = by_number[np.argsort(frame.tiers[by_number], kind="stable")]
     bounds = np.searchsorted(frame.tiers[order], np.arange(len(TIERS) + 1))

@@ -512,7 +512,7 @@ class TestParallelReader:
         monkeypatch.setattr("inspection.frame.forked.AVAILABLE", True)
         if env.url.startswith("sqlite"):
             monkeypatch.setattr("inspection.frame.read_hashed_part_from_file", None)  # must not be reached
-            monkeypatch.setattr("inspection.frame._two_readers", lambda *args: False)
+            monkeypatch.setattr("inspection.frame._reader_file", lambda *args: None)
         b = draw(env, EXAMPLE_TASK)
         assert forks == ["unit_numbers"]
         assert (a["result_sha256"], a["population_sha256"]) == (b["result_sha256"], b["population_sha256"])
