@@ -12,12 +12,15 @@ import datetime as dt
 import decimal
 import enum
 import hashlib
-import operator
 import itertools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
+
+from credit import sha256many
 
 GENESIS = "0" * 64
 # Row hashes are SHA-256 cut to 128 bits: ample against a forged row, half the storage.
@@ -72,18 +75,16 @@ def hash_json(text: str) -> str:
 
 def hash_json_rows(layout: bytes, *columns: Iterable[Any]) -> list[str]:
     """``hash_json`` of ``layout % row`` for each row of ``columns``: the canonical JSON of new
-    rows whose layout the caller spells (in UTF-8, %-formatted). Formatted and hashed by maps,
-    in bytes: a third of what a text f-string and ``hash_json`` per row cost."""
-    return list(map(_hash_text, map(_hexdigest, map(hashlib.sha256, map(layout.__mod__, zip(*columns))))))
+    rows whose layout the caller spells (in UTF-8, %-formatted). Formatted by a map, in bytes,
+    and hashed in one call (credit.sha256many)."""
+    digests = np.frombuffer(sha256many.each(list(map(layout.__mod__, zip(*columns)))), np.uint8)
+    text = digests.reshape(-1, sha256many.DIGEST_SIZE)[:, :ROW_HASH_HEX // 2].tobytes().hex()
+    return [text[i:i + ROW_HASH_HEX] for i in range(0, len(text), ROW_HASH_HEX)]
 
 
 def json_id(value: int | None) -> bytes:
     """An id as JSON in UTF-8: its digits, or null."""
     return b"null" if value is None else str(value).encode()
-
-
-_hexdigest = operator.methodcaller("hexdigest")
-_hash_text = operator.itemgetter(slice(0, ROW_HASH_HEX))
 
 
 def row_key(pk: Sequence[Any]) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import json
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -28,11 +27,9 @@ from inspection.population import Group, merge, part_sql, read_closed, read_hash
 from inspection.sampling import TIERS, Frame, unit_numbers
 from inspection.task_models import Draw, Task
 
-# From this many enterprises a draw reads or hashes in a second process too (fork costs
-# ~10 ms). The child takes the larger share: this process reads the grades and the checks
-# meanwhile.
+# From this many enterprises a draw on a SQLite file reads in a second process too (fork costs
+# ~10 ms).
 PARALLEL_FROM = 50_000
-CHILD_SHARE = 0.55
 
 
 @dataclass(frozen=True)
@@ -149,16 +146,6 @@ def _applies(item: ItemRule, entity_type: str, industry: str) -> bool:
     return (not item.entity_types or entity_type in item.entity_types) and (not item.industries or industry.startswith(item.industries))
 
 
-def _hash_beside(key: bytes | None, usccs: np.ndarray) -> tuple[int, Callable[[], np.ndarray] | None]:
-    """From PARALLEL_FROM rows, start a forked child hashing the last CHILD_SHARE of the USCCs
-    (SHA-256 per USCC is the draw's largest cost): the row it starts at, and the function that
-    waits for its numbers."""
-    if key is None or not forked.AVAILABLE or len(usccs) < PARALLEL_FROM:
-        return len(usccs), None
-    cut = len(usccs) - int(len(usccs) * CHILD_SHARE)
-    return cut, forked.start(unit_numbers, key, usccs[cut:])
-
-
 def _reader_file(session: Session) -> str | None:
     """The SQLite file a second process may read part of the population from: a big directory
     in a file, whose reader sees what the draw sees (PostgreSQL's snapshot is the draw's
@@ -174,11 +161,11 @@ def read_frame(session: Session, p: FrameParams, key: bytes | None = None) -> Ta
     frequency exclusions (unless the task is exempt); each exclusion counted. With ``key``, each
     row's random number too.
 
-    The enterprises in business (inspection.population), the grading run's tiers, the checks
-    that count towards the exclusions. A draw with a big population hashes in two processes:
-    on a SQLite file a forked reader reads and hashes part of the population while this process
-    reads and hashes the rest (the draw holds the write lock, so both see the same data);
-    elsewhere a forked child hashes part of what this process read.
+    The enterprises in business (inspection.population), in USCC order, the grading run's
+    tiers, the checks that count towards the exclusions. A draw of a big population on a SQLite
+    file reads it in two processes: a forked reader reads and hashes part of the population while
+    this process reads and hashes the rest (the draw holds the write lock, so both see the same
+    data); elsewhere this process reads alone.
     """
     where, params = scope_sql(p)
     dialect = session.connection().dialect.name
@@ -196,14 +183,10 @@ def read_frame(session: Session, p: FrameParams, key: bytes | None = None) -> Ta
         if not reader:
             population = merge(population, read_part(execute, dialect, f"{where} AND {part_sql(1)}", params, applies))
         closed = read_closed(execute, where, params)
-        cut, tail = (len(population.usccs), None) if reader else _hash_beside(key, population.usccs)
-        with forked.reaped(tail):
-            graded = grade_store.load(session, p.grading_run, with_reasons=False)
-            checks = None if p.exempt else read_checks(session, p)
-            if key is not None:
-                population.numbers = unit_numbers(key, population.usccs[:cut])
-        if tail:
-            population.numbers = np.concatenate([population.numbers, tail()])
+        graded = grade_store.load(session, p.grading_run, with_reasons=False)
+        checks = None if p.exempt else read_checks(session, p)
+        if key is not None:
+            population.numbers = unit_numbers(key, population.usccs)
     if reader:
         population = merge(population, reader())
     ids = population.ids

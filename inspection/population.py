@@ -39,7 +39,8 @@ Execute = Callable[[str, dict[str, Any]], list[Any]]
 
 @dataclass
 class Part:
-    """Enterprises in business to which some item applies: row i is in ``groups[group[i]]``."""
+    """Enterprises in business to which some item applies, in USCC order: row i is in
+    ``groups[group[i]]``."""
 
     groups: list[Group]
     ids: np.ndarray
@@ -73,11 +74,15 @@ def read_part(execute: Execute, dialect: str, where: str, params: dict[str, Any]
                                  f" {USCC_LENGTH} characters expected, {len(usccs)} characters read")
     counts = [r[3] for r in kept]
     total = sum(counts)
+    usccs = parse_fixed("".join(r[5] for r in kept), total, USCC_LENGTH, "USCCs of the enterprises in scope and in business")
+    # Rows in USCC order, the population snapshot's: each group's are in order already, so this
+    # merges sorted runs (0.045 s for half a million, in each reading process).
+    order = np.argsort(usccs, kind="stable")
     return Part(
         [tuple(r[:3]) for r in kept],
-        parse_ints(",".join(r[4] for r in kept), total, "enterprises in scope and in business"),
-        parse_fixed("".join(r[5] for r in kept), total, USCC_LENGTH, "USCCs of the enterprises in scope and in business"),
-        np.repeat(np.arange(len(kept), dtype=np.int64), counts),
+        parse_ints(",".join(r[4] for r in kept), total, "enterprises in scope and in business")[order],
+        usccs[order],
+        np.repeat(np.arange(len(kept), dtype=np.int64), counts)[order],
         sum(r[3] for r in rows) - total,
     )
 
@@ -101,13 +106,15 @@ def read_hashed_part_from_file(path: str, where: str, params: dict[str, Any], ap
 
 
 def merge(a: Part, b: Part) -> Part:
-    """Both parts' rows, ``a``'s first, with one list of groups."""
+    """Both parts' rows in USCC order, with one list of groups."""
     groups = sorted(set(a.groups) | set(b.groups))
     number = {g: n for n, g in enumerate(groups)}
 
     def renumbered(part: Part) -> np.ndarray:
         return np.array([number[g] for g in part.groups], dtype=np.int64)[part.group] if part.groups else part.group
 
-    numbers = None if a.numbers is None or b.numbers is None else np.concatenate([a.numbers, b.numbers])
-    return Part(groups, np.concatenate([a.ids, b.ids]), np.concatenate([a.usccs, b.usccs]),
-                np.concatenate([renumbered(a), renumbered(b)]), a.no_item + b.no_item, numbers)
+    usccs = np.concatenate([a.usccs, b.usccs])
+    order = np.argsort(usccs, kind="stable")  # two sorted runs: one merge (0.02 s for a million)
+    numbers = None if a.numbers is None or b.numbers is None else np.concatenate([a.numbers, b.numbers])[order]
+    return Part(groups, np.concatenate([a.ids, b.ids])[order], usccs[order],
+                np.concatenate([renumbered(a), renumbered(b)])[order], a.no_item + b.no_item, numbers)

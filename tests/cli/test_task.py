@@ -499,22 +499,22 @@ class TestParallelReader:
         # later commit (the draw holds the write lock; a verification does not).
         assert forks == ["read_hashed_part_from_file"]
 
-    def test_hashing_beside_gives_the_sequential_draw(self, env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        """On PostgreSQL (and SQLite in memory) the draw reads alone and a forked child hashes
-        part of the USCCs: the same draw again."""
+    def test_one_reader_gives_the_forked_readers_draw(self, env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """On PostgreSQL (and SQLite in memory) a big draw reads both parts in its own process,
+        forking no reader: the same draw as two processes give on a SQLite file."""
         reference = sqlite_env(tmp_path, "reference")
         for e in (env, reference):
             load_examples(e)
             example_task(e)
-        a = draw(reference, EXAMPLE_TASK)
-        forks = _counting_forks(monkeypatch)
         monkeypatch.setattr("inspection.frame.PARALLEL_FROM", 0)
-        monkeypatch.setattr("inspection.frame.forked.AVAILABLE", True)
+        forks = _counting_forks(monkeypatch)
+        a = draw(reference, EXAMPLE_TASK)
+        assert forks == ["read_hashed_part_from_file"]
         if env.url.startswith("sqlite"):
             monkeypatch.setattr("inspection.frame.read_hashed_part_from_file", None)  # must not be reached
             monkeypatch.setattr("inspection.frame._reader_file", lambda *args: None)
         b = draw(env, EXAMPLE_TASK)
-        assert forks == ["unit_numbers"]
+        assert forks == ["read_hashed_part_from_file"]  # none more
         assert (a["result_sha256"], a["population_sha256"]) == (b["result_sha256"], b["population_sha256"])
         assert _comparable(a) == _comparable(b)
         assert env_verified(env)

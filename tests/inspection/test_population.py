@@ -21,11 +21,16 @@ enterprises = st.lists(
 )
 
 
+def uscc(n: int) -> str:
+    """USCCs in another order than the ids (7919 is prime to 10007)."""
+    return f"91500000MA{n * 7919 % 10007:08d}"
+
+
 def _database(rows: list[tuple[str, str, str, str]]) -> sqlite3.Connection:
     connection = sqlite3.connect(":memory:")
     connection.execute("CREATE TABLE enterprises (id INTEGER PRIMARY KEY, uscc TEXT, status TEXT, entity_type TEXT, industry_code TEXT, district_code TEXT)")
     connection.executemany("INSERT INTO enterprises VALUES (?, ?, ?, ?, ?, ?)",
-                           [(n + 1, f"91500000MA{n:08d}", *row) for n, row in enumerate(rows)])
+                           [(n + 1, uscc(n), *row) for n, row in enumerate(rows)])
     return connection
 
 
@@ -51,6 +56,9 @@ def test_two_parts_merged_are_the_whole(rows: list[tuple[str, str, str, str]], w
     merged = merge(parent, child)
     assert _rows(merged) == _rows(whole)
     assert len(merged.ids) == len(whole.ids)  # no row twice
+    # Rows come in USCC order, the snapshot's, whether read whole or in parts.
+    assert whole.usccs.tolist() == sorted(whole.usccs.tolist()) == merged.usccs.tolist()
+    assert merged.ids.tolist() == whole.ids.tolist()
     assert merged.no_item == whole.no_item
     assert merged.groups == whole.groups
     # Each process takes its share of the ids, and together every id once.
@@ -64,24 +72,31 @@ def test_two_parts_merged_are_the_whole(rows: list[tuple[str, str, str, str]], w
     assert closed == {s: sum(1 for _, r in in_scope if r[0] == s) for s in ("cancelled", "suspended") if any(r[0] == s for _, r in in_scope)}
 
 
-@given(st.lists(st.tuples(st.sampled_from(INDUSTRIES), st.integers(0, 99)), max_size=30),
-       st.lists(st.tuples(st.sampled_from(INDUSTRIES), st.integers(0, 99)), max_size=30), st.booleans())
-def test_merge_keeps_every_rows_group_and_number(a_rows: list[tuple[str, int]], b_rows: list[tuple[str, int]], numbered: bool) -> None:
-    def part(rows: list[tuple[str, int]], offset: int) -> Part:
-        groups = sorted({("subsisting", "enterprise", industry) for industry, _ in rows})
-        return Part(groups, np.arange(offset, offset + len(rows), dtype=np.int64),
-                    np.array([f"{industry}{n:013d}".encode() for industry, n in rows], dtype="S18"),
-                    np.array([groups.index(("subsisting", "enterprise", industry)) for industry, _ in rows], dtype=np.int64),
-                    len(rows) % 3, np.array([n for _, n in rows], dtype=np.uint64) if numbered else None)
+@given(st.dictionaries(st.tuples(st.sampled_from(INDUSTRIES), st.integers(0, 99)), st.tuples(st.booleans(), st.integers(0, 2**64 - 1)), max_size=60),
+       st.booleans())
+def test_merge_keeps_every_rows_group_and_number_in_uscc_order(rows: dict[tuple[str, int], tuple[bool, int]], numbered: bool) -> None:
+    """Each part comes in USCC order (read_part sorts it); the merge interleaves them into one
+    USCC order, every row with its id, group and number."""
+    def part(keys: list[tuple[str, int]], offset: int) -> Part:
+        keys = sorted(keys, key=lambda k: f"{k[0]}{k[1]:013d}")
+        groups = sorted({("subsisting", "enterprise", industry) for industry, _ in keys})
+        return Part(groups, np.arange(offset, offset + len(keys), dtype=np.int64),
+                    np.array([f"{industry}{n:013d}".encode() for industry, n in keys], dtype="S18"),
+                    np.array([groups.index(("subsisting", "enterprise", industry)) for industry, _ in keys], dtype=np.int64),
+                    len(keys) % 3, np.array([rows[k][1] for k in keys], dtype=np.uint64) if numbered else None)
 
-    a, b = part(a_rows, 0), part(b_rows, 1000)
+    a = part([k for k, (in_b, _) in rows.items() if not in_b], 0)
+    b = part([k for k, (in_b, _) in rows.items() if in_b], 1000)
     merged = merge(a, b)
-    assert merged.ids.tolist() == a.ids.tolist() + b.ids.tolist()
-    assert [merged.groups[g][2] for g in merged.group.tolist()] == [industry for industry, _ in a_rows + b_rows]
+    expected = sorted(rows, key=lambda k: f"{k[0]}{k[1]:013d}")
+    assert merged.usccs.tolist() == [f"{industry}{n:013d}".encode() for industry, n in expected]
+    ids = dict(zip(a.usccs.tolist() + b.usccs.tolist(), a.ids.tolist() + b.ids.tolist()))
+    assert merged.ids.tolist() == [ids[u] for u in merged.usccs.tolist()]
+    assert [merged.groups[g][2] for g in merged.group.tolist()] == [industry for industry, _ in expected]
     assert merged.groups == sorted(set(a.groups) | set(b.groups))
     assert merged.no_item == a.no_item + b.no_item
     if numbered:
-        assert merged.numbers is not None and merged.numbers.tolist() == [n for _, n in a_rows + b_rows]
+        assert merged.numbers is not None and merged.numbers.tolist() == [rows[k][1] for k in expected]
     else:
         assert merged.numbers is None
 

@@ -20,6 +20,7 @@ import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from credit import sha256many
 from credit.policy import check_tier_ratios, format_percent, parse_percent
 from inspection import sampling
 
@@ -140,12 +141,12 @@ class TestUnitNumbers:
         # Among 52 numbers some have the top bit set: they must not wrap to negative values.
         assert any(n >= 2**63 for n in numbers.tolist())
 
-    @settings(max_examples=200, deadline=None)
-    @given(st.binary(max_size=200))
-    def test_the_small_message_sha256_is_hashlibs(self, data: bytes) -> None:
-        """unit_numbers uses CPython's own SHA-256 where it has one: the same function."""
-        assert sampling.SHA256(data).digest() == hashlib.sha256(data).digest()
-        assert sampling.SHA256(data).digest() == hashlib.new("sha256", data).digest()
+    def test_numbers_are_the_same_without_the_compiled_loop(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Where credit._sha256many was not built, Python computes the same numbers."""
+        codes = np.array([uscc(n) for n in range(40)], dtype="S18")
+        compiled = sampling.unit_numbers(KEY, codes).tolist()
+        monkeypatch.setattr(sha256many, "_compiled", None)
+        assert sampling.unit_numbers(KEY, codes).tolist() == compiled == [expected_number(KEY, c.decode()) for c in codes]
 
     def test_numbers_depend_on_the_key(self) -> None:
         codes = np.array([uscc(n) for n in range(20)], dtype="S18")
