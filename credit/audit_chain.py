@@ -144,17 +144,21 @@ class PackedRows:
 PACK_ROWS = 4096
 
 
-def packed_rows(keys: Sequence[str], hashes: Sequence[str]) -> list[PackedRows]:
-    """New rows' keys and hex hashes cut into packs. Each key's first column is an integer id.
+def packed_rows(keys: Sequence[str], hashes: Sequence[str], firsts: Sequence[int] | None = None) -> list[PackedRows]:
+    """New rows' keys and hex hashes cut into packs. Each key's first column is an integer id;
+    ``firsts``, when the caller has them, are those ids (else they are read from the keys).
     Pure, so that a forked child can make the packs while the parent inserts the rows."""
-    if len(keys) != len(hashes):
-        raise ValueError(f"{len(keys)} key(s) but {len(hashes)} hash(es)")
+    if len(keys) != len(hashes) or (firsts is not None and len(firsts) != len(keys)):
+        raise ValueError(f"{len(keys)} key(s) but {len(hashes)} hash(es)" + ("" if firsts is None else f" and {len(firsts)} id(s)"))
     out = []
     for start in range(0, len(keys), PACK_ROWS):
         some = keys[start:start + PACK_ROWS]
         text, blob = pack(some, hashes[start:start + PACK_ROWS])
-        firsts = list(map(int, some)) if "|" not in some[0] else [int(k.partition("|")[0]) for k in some]
-        out.append(PackedRows(len(some), min(firsts), max(firsts), text, blob, pack_digest(text, blob)))
+        if firsts is not None:
+            ids = firsts[start:start + PACK_ROWS]
+        else:
+            ids = list(map(int, some)) if "|" not in some[0] else [int(k.partition("|")[0]) for k in some]
+        out.append(PackedRows(len(some), min(ids), max(ids), text, blob, pack_digest(text, blob)))
     return out
 
 

@@ -104,7 +104,7 @@ def load(session: Session, run_id: int, enterprise_ids: Sequence[int] | None = N
         for name, dtype in _ARRAYS:
             arrays[name].append(np.frombuffer(data, dtype, count, at))
             at += np.dtype(dtype).itemsize * count
-    joined = {name: np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64) for name, parts in arrays.items()}
+    joined = {name: np.concatenate(parts).astype(np.int64, copy=False) if parts else np.zeros(0, np.int64) for name, parts in arrays.items()}
     grades = RunGrades(joined["enterprise"], joined["tier"], joined["score"], joined["flags"], joined["reason"], {})
     if check and len(grades) and int(grades.tier.max()) >= len(TIERS):
         raise SpotcheckError(f"grading run {run_id}: a stored tier is none of {', '.join(TIERS)}; run `spotcheck audit verify`")

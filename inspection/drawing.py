@@ -103,20 +103,19 @@ def draw_task(session: Session, code: str, entropy: str, operator: str) -> Draw:
     log.info("draw_read", task=code, eligible=len(task_frame.frame.usccs), seconds=round(read_s, 3))
 
     big = len(task_frame.frame.usccs) >= FORK_FROM
-    # On the other core meanwhile: the population snapshot (sorting the USCCs, the text, its
-    # hash and compression); then, beside the inserts, the audit packs of the new rows.
+    # On the other core meanwhile: the population snapshot (the text, its hash and compression);
+    # then, beside the inserts, the audit packs of the new rows and the result hash.
     snapshot = _beside(_snapshot, task_frame.frame, big=big)
     with forked.reaped(snapshot):
         result = sampling.draw(task_frame.frame, _ratios(params), key, task_frame.numbers)
         log.info("draw_sampled", task=code, seconds=round(time.perf_counter() - started, 3))
         visits = _ranked_visits(session, task.id, task_frame, result, [ti.id for ti, _, _ in items])
-        packs = _beside(_packs, visits, big=big)
-        with forked.reaped(packs):
+        digests = _beside(_packs_and_result_hash, visits, result, big=big)
+        with forked.reaped(digests):
             _insert_visits(session, visits)
             departments = [r.department for r in rules]
             report = json.dumps(_report(task_frame, result, departments), ensure_ascii=False)
-            result_sha256 = sampling.digest(result.result_text())
-        visit_packs, item_packs = packs()
+        visit_packs, item_packs, result_sha256 = digests()
         audit.note_packed(session, Visit.__table__, visit_packs)
         audit.note_packed(session, VisitItem.__table__, item_packs)
     population_sha256, population = snapshot()
@@ -287,15 +286,17 @@ def _snapshot(frame: sampling.Frame) -> tuple[str, bytes]:
     return sampling.digest(text), sampling.pack_snapshot(text)
 
 
-def _packs(visits: _Visits) -> tuple[list[PackedRows], list[PackedRows]]:
-    """The audit packs of the new visits and visit items."""
+def _packs_and_result_hash(visits: _Visits, result: sampling.Draw) -> tuple[list[PackedRows], list[PackedRows], str]:
+    """The audit packs of the new visits and visit items, and the result hash: what the draw
+    records besides the rows, made while they are inserted."""
     # The rows' canonical JSON spelled directly: integers, hex digits and a tier letter need no
     # escaping, and no date is set yet (a test holds this to row_hash).
     layout = b"[%d," + json_id(visits.task_id) + b',%d,%d,"%b","%b",null]'
     visit_hashes = hash_json_rows(layout, visits.ids, visits.enterprise_ids, visits.ranks, map(str.encode, visits.numbers), map(str.encode, visits.tiers))
     item_visits, item_tasks = visits.items()
-    return (packed_rows(list(map(str, visits.ids)), visit_hashes),
-            packed_rows(list(map("%d|%d".__mod__, zip(item_visits, item_tasks))), hash_json_rows(b"[%d,%d]", item_visits, item_tasks)))
+    return (packed_rows(list(map(str, visits.ids)), visit_hashes, visits.ids),
+            packed_rows(list(map("%d|%d".__mod__, zip(item_visits, item_tasks))), hash_json_rows(b"[%d,%d]", item_visits, item_tasks), item_visits),
+            sampling.digest(result.result_text()))
 
 
 @dataclass

@@ -182,13 +182,14 @@ def read_frame(session: Session, p: FrameParams, key: bytes | None = None) -> Ta
         population = read_part(execute, dialect, f"{where} AND {part_sql(0)}", params, applies)
         if not reader:
             population = merge(population, read_part(execute, dialect, f"{where} AND {part_sql(1)}", params, applies))
-        closed = read_closed(execute, where, params)
+            closed = read_closed(execute, where, params)
         graded = grade_store.load(session, p.grading_run, with_reasons=False)
         checks = None if p.exempt else read_checks(session, p)
         if key is not None:
             population.numbers = unit_numbers(key, population.usccs)
     if reader:
-        population = merge(population, reader())
+        other, closed = reader()
+        population = merge(population, other)
     ids = population.ids
     report: dict[str, Any] = {
         "in_scope": len(ids) + population.no_item + sum(closed.values()),

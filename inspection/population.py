@@ -94,15 +94,19 @@ def read_closed(execute: Execute, where: str, params: dict[str, Any]) -> dict[st
     return {status: n for status, n in sorted(rows)}
 
 
-def read_hashed_part_from_file(path: str, where: str, params: dict[str, Any], applies: Callable[[Group], bool], key: bytes) -> Part:
-    """The forked reader's part, numbers included, on a read-only connection of its own."""
+def read_hashed_part_from_file(path: str, where: str, params: dict[str, Any], applies: Callable[[Group], bool], key: bytes) -> tuple[Part, dict[str, int]]:
+    """The forked reader's part, numbers included, and the count of the scope's enterprises not
+    in business (read_closed), on a read-only connection of its own."""
     connection = sqlite3.connect(f"{pathlib.Path(path).absolute().as_uri()}?mode=ro", uri=True)
     try:
-        part = read_part(lambda sql, p: connection.execute(sql, p).fetchall(), "sqlite", f"{where} AND {part_sql(1)}", params, applies)
+        def execute(sql: str, values: dict[str, Any]) -> list[Any]:
+            return connection.execute(sql, values).fetchall()
+
+        part = read_part(execute, "sqlite", f"{where} AND {part_sql(1)}", params, applies)
+        part.numbers = unit_numbers(key, part.usccs)
+        return part, read_closed(execute, where, params)
     finally:
         connection.close()
-    part.numbers = unit_numbers(key, part.usccs)
-    return part
 
 
 def merge(a: Part, b: Part) -> Part:

@@ -528,7 +528,7 @@ class TestParallelReader:
         a = draw(threaded, EXAMPLE_TASK)
         made: list[str] = []
         monkeypatch.setattr("inspection.drawing.FORK_FROM", 0)
-        for name in ("_snapshot", "_packs"):
+        for name in ("_snapshot", "_packs_and_result_hash"):
             real = getattr(inspection.drawing, name)
             monkeypatch.setattr(f"inspection.drawing.{name}", lambda *args, name=name, real=real: made.append(name) or real(*args))
         b = draw(forking, EXAMPLE_TASK)
@@ -536,7 +536,7 @@ class TestParallelReader:
         monkeypatch.setattr("inspection.drawing.FORK_FROM", 10**9)
         (tmp_path / "again").mkdir()
         draw(_example_twice(tmp_path / "again")[0], EXAMPLE_TASK)
-        assert sorted(made) == ["_packs", "_snapshot"]  # a small draw makes them in threads
+        assert sorted(made) == ["_packs_and_result_hash", "_snapshot"]  # a small draw makes them in threads
         assert (a["result_sha256"], a["population_sha256"]) == (b["result_sha256"], b["population_sha256"])
         blobs = [rows(e, "SELECT population FROM draws")[0][0] for e in (threaded, forking)]
         assert blobs[0] == blobs[1] and len(blobs[0]) > 0

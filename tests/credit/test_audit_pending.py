@@ -172,6 +172,17 @@ def test_packed_rows_are_stored_counted_and_digested_as_documented(sqlite: sa.En
     assert stored == stored_want
 
 
+@given(packs=PACKS)
+def test_packs_made_with_the_ids_given_are_those_read_from_the_keys(packs: list[tuple[str, int, int]]) -> None:
+    """The draw passes each key's first id (it has them as integers) instead of having them
+    parsed back: the same packs."""
+    for table, first, n in packs:
+        keys, hashes = _pack_rows(table, first, n)
+        assert packed_rows(keys, hashes, [first + i for i in range(n)]) == packed_rows(keys, hashes)
+    with pytest.raises(ValueError, match="2 key\\(s\\) but 2 hash\\(es\\) and 1 id\\(s\\)"):
+        packed_rows(["1", "2"], ["a" * 32, "b" * 32], [1])
+
+
 def test_the_digest_of_packs_follows_the_rows_by_hand() -> None:
     rows = [RowChange("visits", "2", "a" * 32, "b" * 32)]
     packs = [PackLine("visit_items", 2, 4, "d" * 64), PackLine("visits", 1, 3, "c" * 64)]
