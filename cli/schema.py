@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Connection, Engine, text
@@ -10,8 +12,10 @@ from credit.errors import SchemaNotAtHead
 from migrations import alembic_config
 
 
+@functools.cache
 def head_revision() -> str:
-    """The newest migration shipped with this code."""
+    """The newest migration shipped with this code (read once a process: every command's
+    session checks it, and reading the migration scripts takes 0.02 s)."""
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head

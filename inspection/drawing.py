@@ -17,7 +17,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from credit import audit, forked
+from credit import audit, forked, sha256many
 from credit.audit_chain import PackedRows, hash_json_rows, json_id, packed_rows
 from credit.bulk import allocate_ids, insert_fresh_rows
 from credit.pg_copy import copy_rows
@@ -100,7 +100,7 @@ def draw_task(session: Session, code: str, entropy: str, operator: str) -> Draw:
         params = frame_params(reader, task, rules, run_policy(run).default_tier)
         task_frame = read_frame(reader, params, key)
     read_s = time.perf_counter() - started
-    log.info("draw_read", task=code, eligible=len(task_frame.frame.usccs), seconds=round(read_s, 3))
+    log.info("draw_read", task=code, eligible=len(task_frame.frame.usccs), seconds=round(read_s, 3), sha256=sha256many.IMPLEMENTATION)
 
     big = len(task_frame.frame.usccs) >= FORK_FROM
     # On the other core meanwhile: the population snapshot (the text, its hash and compression);

@@ -206,6 +206,7 @@ def read_frame(session: Session, p: FrameParams, key: bytes | None = None) -> Ta
     keep = members.any(axis=1)
     report["eligible"] = int(keep.sum())
     report["ungraded_default_tier"] = int((keep & (in_run < 0)).sum())
-    frame = Frame(population.usccs[keep], tiers[keep], members[keep], tuple(i.code for i in p.items))
+    kept = slice(None) if report["eligible"] == len(keep) else keep  # none excluded: no copies
+    frame = Frame(population.usccs[kept], tiers[kept], members[kept], tuple(i.code for i in p.items))
     numbers = population.numbers
-    return TaskFrame(frame, ids[keep], report, numbers[keep] if numbers is not None else None)
+    return TaskFrame(frame, ids[kept], report, numbers[kept] if numbers is not None else None)
