@@ -161,8 +161,8 @@ def read_frame(session: Session, p: FrameParams, key: bytes | None = None) -> Ta
     frequency exclusions (unless the task is exempt); each exclusion counted. With ``key``, each
     row's random number too.
 
-    The enterprises in business (inspection.population), in USCC order, the grading run's
-    tiers, the checks that count towards the exclusions. A draw of a big population on a SQLite
+    The enterprises in business (inspection.population; each part in USCC order), the grading
+    run's tiers, the checks that count towards the exclusions. A draw of a big population on a SQLite
     file reads it in two processes: a forked reader reads and hashes part of the population while
     this process reads and hashes the rest (the draw holds the write lock, so both see the same
     data); elsewhere this process reads alone.

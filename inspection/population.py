@@ -39,8 +39,8 @@ Execute = Callable[[str, dict[str, Any]], list[Any]]
 
 @dataclass
 class Part:
-    """Enterprises in business to which some item applies, in USCC order: row i is in
-    ``groups[group[i]]``."""
+    """Enterprises in business to which some item applies, in USCC order (a merged pair of parts:
+    each part's rows in USCC order): row i is in ``groups[group[i]]``."""
 
     groups: list[Group]
     ids: np.ndarray
@@ -76,7 +76,7 @@ def read_part(execute: Execute, dialect: str, where: str, params: dict[str, Any]
     total = sum(counts)
     usccs = parse_fixed("".join(r[5] for r in kept), total, USCC_LENGTH, "USCCs of the enterprises in scope and in business")
     # Rows in USCC order, the population snapshot's: each group's are in order already, so this
-    # merges sorted runs (0.045 s for half a million, in each reading process).
+    # merges sorted runs (0.045 s for half a million, in each reading process at once).
     order = np.argsort(usccs, kind="stable")
     return Part(
         [tuple(r[:3]) for r in kept],
@@ -110,15 +110,15 @@ def read_hashed_part_from_file(path: str, where: str, params: dict[str, Any], ap
 
 
 def merge(a: Part, b: Part) -> Part:
-    """Both parts' rows in USCC order, with one list of groups."""
+    """Both parts' rows, ``a``'s first, with one list of groups. Each part is in USCC order; the
+    snapshot puts the two in one order on the other core (two sorted runs: one merge), so this
+    process, which the draw waits for, only joins them."""
     groups = sorted(set(a.groups) | set(b.groups))
     number = {g: n for n, g in enumerate(groups)}
 
     def renumbered(part: Part) -> np.ndarray:
         return np.array([number[g] for g in part.groups], dtype=np.int64)[part.group] if part.groups else part.group
 
-    usccs = np.concatenate([a.usccs, b.usccs])
-    order = np.argsort(usccs, kind="stable")  # two sorted runs: one merge (0.02 s for a million)
-    numbers = None if a.numbers is None or b.numbers is None else np.concatenate([a.numbers, b.numbers])[order]
-    return Part(groups, np.concatenate([a.ids, b.ids])[order], usccs[order],
-                np.concatenate([renumbered(a), renumbered(b)])[order], a.no_item + b.no_item, numbers)
+    numbers = None if a.numbers is None or b.numbers is None else np.concatenate([a.numbers, b.numbers])
+    return Part(groups, np.concatenate([a.ids, b.ids]), np.concatenate([a.usccs, b.usccs]),
+                np.concatenate([renumbered(a), renumbered(b)]), a.no_item + b.no_item, numbers)

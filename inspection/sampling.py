@@ -88,7 +88,8 @@ class Frame:
 
     def reordering(self) -> np.ndarray | None:
         """The row indexes that put the USCCs in byte order, or None when they are in order
-        already, as the draw reads them (no sort then); ``ValueError`` if a USCC appears twice."""
+        already (no sort then); ``ValueError`` if a USCC appears twice. The draw reads its frame
+        as two parts each in USCC order, which numpy's stable sort (timsort) merges in one pass."""
         usccs = self.usccs
         if len(usccs) < 2 or bool(np.all(usccs[1:] > usccs[:-1])):
             return None

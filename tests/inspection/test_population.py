@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inspection.population import PARTS, Part, merge, part_sql, read_closed, read_part
+from inspection.sampling import Frame
 
 STATUSES = ["subsisting", "operating", "suspended", "cancelled"]
 TYPES = ["enterprise", "individual"]
@@ -56,9 +57,10 @@ def test_two_parts_merged_are_the_whole(rows: list[tuple[str, str, str, str]], w
     merged = merge(parent, child)
     assert _rows(merged) == _rows(whole)
     assert len(merged.ids) == len(whole.ids)  # no row twice
-    # Rows come in USCC order, the snapshot's, whether read whole or in parts.
-    assert whole.usccs.tolist() == sorted(whole.usccs.tolist()) == merged.usccs.tolist()
-    assert merged.ids.tolist() == whole.ids.tolist()
+    # Each part's rows come in USCC order, the snapshot's; merged, the parent's first.
+    for part in (whole, child, parent):
+        assert part.usccs.tolist() == sorted(part.usccs.tolist())
+    assert merged.usccs.tolist() == parent.usccs.tolist() + child.usccs.tolist()
     assert merged.no_item == whole.no_item
     assert merged.groups == whole.groups
     # Each process takes its share of the ids, and together every id once.
@@ -74,9 +76,10 @@ def test_two_parts_merged_are_the_whole(rows: list[tuple[str, str, str, str]], w
 
 @given(st.dictionaries(st.tuples(st.sampled_from(INDUSTRIES), st.integers(0, 99)), st.tuples(st.booleans(), st.integers(0, 2**64 - 1)), max_size=60),
        st.booleans())
-def test_merge_keeps_every_rows_group_and_number_in_uscc_order(rows: dict[tuple[str, int], tuple[bool, int]], numbered: bool) -> None:
-    """Each part comes in USCC order (read_part sorts it); the merge interleaves them into one
-    USCC order, every row with its id, group and number."""
+def test_merge_keeps_every_rows_group_and_number(rows: dict[tuple[str, int], tuple[bool, int]], numbered: bool) -> None:
+    """Each part comes in USCC order (read_part sorts it); the merge puts the first part's rows
+    before the second's, every row with its id, group and number, and the frame made of them
+    finds the one USCC order (Frame.reordering)."""
     def part(keys: list[tuple[str, int]], offset: int) -> Part:
         keys = sorted(keys, key=lambda k: f"{k[0]}{k[1]:013d}")
         groups = sorted({("subsisting", "enterprise", industry) for industry, _ in keys})
@@ -88,8 +91,12 @@ def test_merge_keeps_every_rows_group_and_number_in_uscc_order(rows: dict[tuple[
     a = part([k for k, (in_b, _) in rows.items() if not in_b], 0)
     b = part([k for k, (in_b, _) in rows.items() if in_b], 1000)
     merged = merge(a, b)
-    expected = sorted(rows, key=lambda k: f"{k[0]}{k[1]:013d}")
+    in_order = sorted(rows, key=lambda k: f"{k[0]}{k[1]:013d}")
+    expected = [k for k in in_order if not rows[k][0]] + [k for k in in_order if rows[k][0]]
     assert merged.usccs.tolist() == [f"{industry}{n:013d}".encode() for industry, n in expected]
+    frame = Frame(merged.usccs, np.zeros(len(expected), np.uint8), np.ones((len(expected), 1), bool), ("X",))
+    order = frame.reordering()
+    assert (merged.usccs if order is None else merged.usccs[order]).tolist() == [f"{i}{n:013d}".encode() for i, n in in_order]
     ids = dict(zip(a.usccs.tolist() + b.usccs.tolist(), a.ids.tolist() + b.ids.tolist()))
     assert merged.ids.tolist() == [ids[u] for u in merged.usccs.tolist()]
     assert [merged.groups[g][2] for g in merged.group.tolist()] == [industry for industry, _ in expected]
