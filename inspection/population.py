@@ -39,8 +39,8 @@ Execute = Callable[[str, dict[str, Any]], list[Any]]
 
 @dataclass
 class Part:
-    """Enterprises in business to which some item applies, in USCC order (a merged pair of parts:
-    each part's rows in USCC order): row i is in ``groups[group[i]]``."""
+    """Enterprises in business to which some item applies: row i is in ``groups[group[i]]``.
+    A part as read_part returns it is in USCC order; merged, the first part's rows come first."""
 
     groups: list[Group]
     ids: np.ndarray
