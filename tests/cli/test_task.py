@@ -545,6 +545,25 @@ class TestParallelReader:
         assert env_verified(forking)
         assert forking.run("audit", "verify").exit_code == 0
 
+    def test_a_draw_without_the_compiled_hashing_is_the_same(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Where credit._sha256many was not built, Python computes the numbers and the audit
+        hashes: the same draw, visits and trail, which the compiled build verifies."""
+        import credit.sha256many
+
+        compiled, python = _example_twice(tmp_path)
+        a = draw(compiled, EXAMPLE_TASK)
+        monkeypatch.setattr(credit.sha256many, "_compiled", None)
+        hashed: list[bytes] = []
+        real = credit.sha256many.SHA256
+        monkeypatch.setattr(credit.sha256many, "SHA256", lambda message: hashed.append(message) or real(message))
+        b = draw(python, EXAMPLE_TASK)
+        assert len(hashed) > 300  # the numbers and the row hashes went through Python
+        assert _comparable(a) == _comparable(b)
+        trail = "SELECT tbl, seq, lo, hi, rows, keys, hashes FROM audit_packs WHERE tbl IN ('visits', 'visit_items') ORDER BY tbl, seq"
+        assert rows(compiled, trail) == rows(python, trail) and len(rows(python, trail)) == 2
+        monkeypatch.undo()
+        assert env_verified(python) and python.run("audit", "verify").exit_code == 0
+
     def test_visits_staged_as_item_bits_or_as_pairs_are_the_same(self, env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """Up to MASK_ITEMS items a visit's items are staged as the bits of one integer and the
         database writes the visit_items rows; beyond, a row per pair is bound. Both store the same
