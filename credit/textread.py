@@ -31,9 +31,10 @@ def parse_fixed(text: str | None, expected: int, width: int, what: str) -> np.nd
     return np.frombuffer(raw, dtype=f"S{width}").copy()
 
 
-def concat_sql(dialect: str, value: str, separator: str, order_by: str | None = None) -> str:
-    """The aggregate that joins ``value`` (as text) with ``separator``: SQLite's group_concat
-    joins in the order it reads the rows, which no clause of its version 3.40 can set."""
+def concat_sql(dialect: str, value: str, separator: str) -> str:
+    """The aggregate that joins ``value`` (as text) with ``separator``, in the order the query
+    feeds it rows (SQLite's group_concat cannot be given another in its version 3.40). Two such
+    aggregates of one query list the same rows in the same order."""
     if dialect == "sqlite":
         return f"group_concat({value}, '{separator}')"
-    return f"string_agg(({value})::text, '{separator}'{f' ORDER BY {order_by}' if order_by else ''})"
+    return f"string_agg(({value})::text, '{separator}')"

@@ -481,6 +481,27 @@ def _counting_forks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return forks
 
 
+class TestPopulationRead:
+    def test_each_id_comes_with_its_own_uscc(self, env: Env) -> None:
+        """A group's ids and USCCs are two unordered aggregates of one query: they must pair up
+        whatever order the rows are stored in (updated rows move to the end of PostgreSQL's heap)."""
+        from inspection.population import part_sql, read_part
+
+        load_examples(env)
+        execute(env, "UPDATE enterprises SET name = name || '' WHERE id % 3 = 0")
+        stored = dict(rows(env, "SELECT id, uscc FROM enterprises"))
+        engine = make_engine(env.url)
+        try:
+            with engine.connect() as conn:
+                parts = [read_part(lambda sql, p: conn.execute(text(sql), p).all(), conn.dialect.name, f"1 = 1 AND {part_sql(n)}", {}, lambda g: True)
+                         for n in (0, 1)]
+        finally:
+            engine.dispose()
+        read = [(i, u.decode()) for part in parts for i, u in zip(part.ids.tolist(), part.usccs.tolist(), strict=True)]
+        assert len(read) > 250 and all(stored[i] == u for i, u in read)
+        assert all(p.usccs.tolist() == sorted(p.usccs.tolist()) for p in parts)
+
+
 class TestParallelReader:
     """A big population is read and hashed in two processes; it draws what the sequential path draws."""
 
