@@ -5,8 +5,9 @@ The digests are OpenSSL's, computed in one loop by the small C module ``credit._
 (setup.py builds it; it needs a C compiler and OpenSSL's headers). From Python the same work
 costs about 0.75 µs a message, nearly all of it the interpreter's per-call work; the loop costs
 about 0.1 µs (measured on 896,851 messages of 50 bytes: 0.68 s against 0.09 s). No well-kept
-library offers the batch: hashlib hashes one message a call, and DuckDB's, Polars' (polars-hash)
-and DataFusion's SQL functions took 0.25–0.5 s for the same messages, before converting them.
+library offers the batch: hashlib hashes one message a call, and the SQL functions of DuckDB,
+Polars (polars-hash), DataFusion and sqlean took from 0.25 s to over a second for the same
+messages, some before converting their hex output (README, Draw).
 
 Where the module was not built, the same digests come from Python (``IMPLEMENTATION`` says
 which); the tests hold both to hashlib.
