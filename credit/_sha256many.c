@@ -78,11 +78,11 @@ static PyObject *fixed(PyObject *self, PyObject *args)
 
 PyDoc_STRVAR(each_doc,
 "each(messages) -> bytes\n\n"
-"SHA-256 of each bytes object of a list or tuple, the 32-byte digests one after another.");
+"SHA-256 of each bytes object of an iterable, the 32-byte digests one after another.");
 
 static PyObject *each(PyObject *self, PyObject *arg)
 {
-    PyObject *seq = PySequence_Fast(arg, "each() takes a list or tuple of bytes");
+    PyObject *seq = PySequence_Fast(arg, "each() takes an iterable of bytes");
     if (!seq)
         return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);

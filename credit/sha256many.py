@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -66,8 +66,8 @@ def fixed(prefix: bytes, records: np.ndarray, *, compiled: bool = True) -> np.nd
     return np.frombuffer(digests, dtype=np.uint8).reshape(-1, DIGEST_SIZE)
 
 
-def each(messages: Sequence[bytes], *, compiled: bool = True) -> bytes:
+def each(messages: Iterable[bytes], *, compiled: bool = True) -> bytes:
     """SHA-256 of every message, the 32-byte digests one after another."""
     if _compiled is not None and compiled:
-        return _compiled.each(messages if isinstance(messages, (list, tuple)) else list(messages))  # type: ignore[no-any-return]
+        return _compiled.each(messages)  # type: ignore[no-any-return]
     return b"".join(map(_DIGEST, map(SHA256, messages)))

@@ -150,8 +150,9 @@ def consistent_snapshot(session: Session) -> None:
 
 def _beside(func: Callable[..., T], *args: Any, big: bool) -> Callable[[], T]:
     """Start ``func(*args)`` beside this process; the returned function waits for its result.
-    Big work goes to a forked process, where sorting byte strings or hashing (which hold the
-    GIL) does not slow the draw; small work to a thread, which starts in microseconds. The
+    Big work goes to a forked process, where building the snapshot's text or the packs' rows
+    (numpy and Python work that holds the GIL) does not slow the draw; small work to a thread,
+    which starts in microseconds. The
     forked process is niced: this process's inserts are what the draw waits for, and with two
     such processes beside them on two cores, they took 1.1 s instead of 0.75."""
     if forked.AVAILABLE and big:
